@@ -1,0 +1,97 @@
+//! The inventory: which nodes exist, how to reach their BMCs, which slice (group of users
+//! sharing SSH keys) each node belongs to, and where images are published.
+//!
+//! Passwords are never written in the inventory: a BMC names an environment variable or a file
+//! that holds its password, and only the boot driver reads it, at the moment it needs it.
+
+mod model;
+mod sshkey;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use liveboot_yaml::{from_node, load_file, merge, Diagnostic, Diagnostics, Node, NodeKind, PathSeg};
+
+pub use model::*;
+pub use sshkey::{parse_public_key, SshKey};
+
+/// A loaded, valid inventory.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Where images and seeds are published.
+    pub publish: Publish,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, NodeSpec>,
+    /// Slices by name, with their keys parsed.
+    pub slices: BTreeMap<String, Slice>,
+}
+
+/// A slice with its keys read and checked.
+#[derive(Debug, Clone)]
+pub struct Slice {
+    /// Name.
+    pub name: String,
+    /// Every key of the slice (inline ones first, then those from key files).
+    pub keys: Vec<SshKey>,
+    /// Member nodes.
+    pub nodes: Vec<String>,
+    /// Extra packages for the slice's nodes.
+    pub packages: Vec<String>,
+}
+
+impl Inventory {
+    /// The slice a node belongs to, if any.
+    pub fn slice_of(&self, node: &str) -> Option<&Slice> {
+        self.slices.values().find(|s| s.nodes.iter().any(|n| n == node))
+    }
+
+    /// The node's host name.
+    pub fn hostname<'a>(&'a self, node: &'a str) -> &'a str {
+        self.nodes[node].hostname.as_deref().unwrap_or(node)
+    }
+
+    /// The node's fully qualified name: its own `fqdn`, else hostname + domain, else hostname.
+    pub fn fqdn(&self, node: &str) -> String {
+        let spec = &self.nodes[node];
+        match (&spec.fqdn, &spec.domain) {
+            (Some(f), _) => f.clone(),
+            (None, Some(d)) => format!("{}.{d}", self.hostname(node)),
+            (None, None) => self.hostname(node).to_string(),
+        }
+    }
+}
+
+/// Reads and checks an inventory file.
+pub fn load(path: &Path) -> Result<Inventory, Diagnostics> {
+    let mut tree = load_file(path)?;
+    apply_node_defaults(&mut tree);
+    let raw: InventoryFile = from_node(&tree)?;
+    validate::validate(path, &tree, raw)
+}
+
+/// Merges `defaults:` beneath every node so that each value keeps the place it was written.
+fn apply_node_defaults(tree: &mut Node) {
+    let defaults = tree.get("defaults").cloned();
+    let Some(defaults) = defaults else { return };
+    let NodeKind::Map(entries) = &mut tree.kind else { return };
+    for (k, v) in entries.iter_mut() {
+        if k.as_str() != Some("nodes") {
+            continue;
+        }
+        if let NodeKind::Map(nodes) = &mut v.kind {
+            for (_, node) in nodes.iter_mut() {
+                if matches!(node.kind, NodeKind::Map(_)) {
+                    let own = std::mem::replace(node, defaults.clone());
+                    *node = merge(defaults.clone(), own);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn at(tree: &Node, path: &[PathSeg], message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+    Diagnostic::at(&tree.locate(path).span, message).with_help(help)
+}

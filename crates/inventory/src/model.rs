@@ -1,0 +1,141 @@
+//! The inventory as written in YAML. Every struct rejects unknown keys.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryFile {
+    /// Where images are published.
+    pub publish: Publish,
+    /// Settings merged beneath every node (a node's own values win).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub defaults: Option<serde::de::IgnoredAny>,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, NodeSpec>,
+    /// Slices by name.
+    #[serde(default)]
+    pub slices: BTreeMap<String, SliceSpec>,
+}
+
+/// Where published files are served from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    /// The URL under which BMCs and nodes fetch images and seeds.
+    pub base_url: String,
+    /// The folder that URL serves, when liveboot publishes into another web server's tree.
+    pub dir: Option<String>,
+}
+
+/// One server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Host name (defaults to the node's name).
+    pub hostname: Option<String>,
+    /// DNS domain; with the host name it makes the FQDN.
+    pub domain: Option<String>,
+    /// Full name, when it is not hostname.domain.
+    pub fqdn: Option<String>,
+    /// MAC addresses of the node's network interfaces.
+    #[serde(default)]
+    pub macs: Vec<String>,
+    /// The node's BMC.
+    pub bmc: Bmc,
+    /// Static network settings; without them the seed has no network-config (DHCP).
+    #[serde(default)]
+    pub network: Vec<Interface>,
+    /// Extra packages installed at first boot.
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// A vendor-data file placed in the seed as is.
+    pub vendor_data: Option<String>,
+}
+
+/// How to reach a BMC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bmc {
+    /// Host name or address, optionally with a port, or an http(s) URL.
+    pub address: String,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Vendor hint, when detection should be skipped.
+    pub vendor: Option<Vendor>,
+    /// Login.
+    pub username: String,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password (first line).
+    pub password_file: Option<String>,
+    /// Written here only to be rejected with a clear message.
+    pub password: Option<serde::de::IgnoredAny>,
+}
+
+/// BMC protocols.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// DMTF Redfish over HTTPS.
+    Redfish,
+    /// IPMI 2.0 over LAN (ipmitool lanplus).
+    Ipmi,
+}
+
+/// Vendor hints.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    /// Dell iDRAC.
+    Dell,
+    /// HPE iLO.
+    Hpe,
+    /// Supermicro.
+    Supermicro,
+    /// Lenovo XCC.
+    Lenovo,
+    /// AMI MegaRAC (Gigabyte, ASRock Rack).
+    Ami,
+    /// Anything standard.
+    Generic,
+}
+
+/// One interface of a node.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interface {
+    /// Name the interface gets.
+    pub name: String,
+    /// Its MAC address.
+    pub mac: String,
+    /// Static addresses in CIDR form; none means DHCP.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Default gateway.
+    pub gateway: Option<String>,
+    /// DNS servers.
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+}
+
+/// A group of users sharing SSH keys, and the nodes they use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SliceSpec {
+    /// Public keys, one per item.
+    #[serde(default)]
+    pub ssh_keys: Vec<String>,
+    /// Files of public keys (authorized_keys format), relative to the inventory.
+    #[serde(default)]
+    pub ssh_key_files: Vec<String>,
+    /// Member nodes.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Extra packages for the slice's nodes.
+    #[serde(default)]
+    pub packages: Vec<String>,
+}

@@ -1,0 +1,171 @@
+//! Reading a recipe: parse, apply `extends:`, deserialize strictly, validate.
+
+use std::path::{Path, PathBuf};
+
+use liveboot_yaml::{from_node, load_file, merge, Diagnostic, Diagnostics, Node, NodeKind};
+
+use crate::validate::validate;
+use crate::RecipeSpec;
+
+/// A loaded, valid recipe.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// The typed recipe.
+    pub spec: RecipeSpec,
+    /// The recipe file.
+    pub file: PathBuf,
+    /// The files it extends, in the order they were applied.
+    pub extends: Vec<PathBuf>,
+    /// The merged tree, for locating values and resolving relative paths.
+    pub tree: Node,
+}
+
+impl Recipe {
+    /// Resolves a path written in the recipe (or in the fragment that wrote it) at `path`.
+    pub fn resolve(&self, path: &[liveboot_yaml::PathSeg], written: &str) -> PathBuf {
+        self.tree.locate(path).span.resolve(written)
+    }
+}
+
+/// Fragments (`_name.yaml`) hold shared settings for `extends:`; they are not recipes.
+fn is_fragment(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('_'))
+}
+
+/// The recipes in a folder (fragments left out), sorted.
+pub fn recipe_names(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "yaml") && !is_fragment(&path) {
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                names.push(stem.to_string());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Loads `name` from `dir`, or a path when `name` ends in `.yaml`.
+pub fn load_by_name(dir: &Path, name: &str) -> Result<Recipe, Diagnostics> {
+    if name.ends_with(".yaml") || name.contains('/') {
+        return load(Path::new(name));
+    }
+    let path = dir.join(format!("{name}.yaml"));
+    if !path.exists() {
+        let known = recipe_names(dir).unwrap_or_default();
+        let help = match known.iter().min_by_key(|k| strsim_distance(k, name)) {
+            Some(k) if strsim_distance(k, name) <= 2 => format!("did you mean '{k}'?"),
+            _ if known.is_empty() => format!("no recipes in {}: pass --recipes DIR", dir.display()),
+            _ => format!("the recipes are: {}", known.join(", ")),
+        };
+        return Err(Diagnostic::nowhere(format!("no recipe '{name}' ({} does not exist)", path.display()))
+            .with_help(help)
+            .into());
+    }
+    load(&path)
+}
+
+fn strsim_distance(a: &str, b: &str) -> usize {
+    // Small and local: recipe names are short, a plain Levenshtein is plenty.
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Loads and validates one recipe file.
+pub fn load(path: &Path) -> Result<Recipe, Diagnostics> {
+    if is_fragment(path) {
+        return Err(Diagnostic::file(path, "this file is a fragment shared through 'extends:', not a recipe")
+            .with_help("build a recipe that extends it, or rename the file without the leading '_'")
+            .into());
+    }
+    let mut extends = Vec::new();
+    let tree = load_with_extends(path, &mut Vec::new(), &mut extends)?;
+    let spec: RecipeSpec = from_node(&tree)?;
+    let recipe = Recipe { spec, file: path.to_path_buf(), extends, tree };
+    let problems = validate(&recipe);
+    if problems.is_empty() {
+        Ok(recipe)
+    } else {
+        Err(Diagnostics(problems))
+    }
+}
+
+fn load_with_extends(
+    path: &Path,
+    chain: &mut Vec<PathBuf>,
+    applied: &mut Vec<PathBuf>,
+) -> Result<Node, Diagnostic> {
+    let mut node = load_file(path)?;
+    if !matches!(node.kind, NodeKind::Map(_)) {
+        return Err(Diagnostic::at(&node.span, format!("expected a mapping of settings, found {}", node.type_name()))
+            .with_help("a recipe is a set of 'key: value' lines"));
+    }
+    let parents = take_extends(&mut node)?;
+    chain.push(path.to_path_buf());
+    let mut base: Option<Node> = None;
+    for parent in parents {
+        let (written, span) = parent;
+        let file = span.resolve(&if written.ends_with(".yaml") { written.clone() } else { format!("{written}.yaml") });
+        if chain.iter().any(|c| same_file(c, &file)) {
+            return Err(Diagnostic::at(&span, format!("'{written}' extends itself (through {})", show_chain(chain)))
+                .with_help("remove one of the 'extends:' lines that form the loop"));
+        }
+        if !file.exists() {
+            return Err(Diagnostic::at(&span, format!("cannot find '{written}' ({} does not exist)", file.display()))
+                .with_help("name a file beside this recipe, without '.yaml', e.g. 'extends: _debian'"));
+        }
+        let loaded = load_with_extends(&file, chain, applied)?;
+        applied.push(file);
+        base = Some(match base {
+            Some(b) => merge(b, loaded),
+            None => loaded,
+        });
+    }
+    chain.pop();
+    Ok(match base {
+        Some(b) => merge(b, node),
+        None => node,
+    })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn show_chain(chain: &[PathBuf]) -> String {
+    chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> ")
+}
+
+/// Removes `extends:` from a mapping and returns the names it lists with their places.
+fn take_extends(node: &mut Node) -> Result<Vec<(String, liveboot_yaml::Span)>, Diagnostic> {
+    let NodeKind::Map(entries) = &mut node.kind else { return Ok(Vec::new()) };
+    let Some(i) = entries.iter().position(|(k, _)| k.as_str() == Some("extends")) else {
+        return Ok(Vec::new());
+    };
+    let (_, value) = entries.remove(i);
+    let items = match value.kind {
+        NodeKind::Seq(items) => items,
+        _ => vec![value],
+    };
+    items
+        .into_iter()
+        .map(|n| match (&n.kind, n.is_null()) {
+            (NodeKind::Scalar { text, .. }, false) => Ok((text.clone(), n.span.clone())),
+            _ => Err(Diagnostic::at(&n.span, format!("expected the name of a recipe fragment, found {}", n.type_name()))
+                .with_help("write 'extends: _name' or a list of names")),
+        })
+        .collect()
+}

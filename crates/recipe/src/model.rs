@@ -1,0 +1,361 @@
+//! The recipe as written in YAML. Every struct rejects unknown keys.
+
+use serde::{Deserialize, Serialize};
+
+/// One image description, after `extends:` has been applied.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeSpec {
+    /// Short name; equals the file name without `.yaml`.
+    pub name: String,
+    /// Human title, shown in boot menus.
+    pub title: String,
+    /// ISO 9660 volume label (at most 32 characters: A-Z, 0-9, `_` and `-`).
+    pub label: String,
+    /// Which distribution and release.
+    pub distro: Distro,
+    /// Target architecture.
+    #[serde(default)]
+    pub arch: Arch,
+    /// Where the root filesystem comes from.
+    pub source: Source,
+    /// Packages installed in the image (beyond what the source brings).
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// Boot menu and kernel command line.
+    #[serde(default)]
+    pub boot: Boot,
+    /// cloud-init settings baked into the image.
+    #[serde(default)]
+    pub cloud_init: CloudInit,
+    /// Files copied into the image.
+    #[serde(default)]
+    pub overlay: Vec<Overlay>,
+    /// How the root filesystem is compressed.
+    #[serde(default)]
+    pub squashfs: Squashfs,
+    /// What the build produces.
+    #[serde(default = "default_outputs")]
+    pub outputs: Vec<Output>,
+}
+
+/// Distribution family and release.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Distro {
+    /// The family.
+    pub family: Family,
+    /// Release as the distribution writes it: `12`, `37`, `9`, `22.04`, `15.6`.
+    pub release: String,
+}
+
+/// Distribution families liveboot knows.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// Debian.
+    Debian,
+    /// Ubuntu.
+    Ubuntu,
+    /// Fedora.
+    Fedora,
+    /// Rocky Linux.
+    Rocky,
+    /// openSUSE Leap.
+    OpensuseLeap,
+}
+
+impl Family {
+    /// The name as written in recipes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Debian => "debian",
+            Family::Ubuntu => "ubuntu",
+            Family::Fedora => "fedora",
+            Family::Rocky => "rocky",
+            Family::OpensuseLeap => "opensuse-leap",
+        }
+    }
+}
+
+/// CPU architecture.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// 64-bit x86 (the only one the boot loaders are set up for today).
+    #[default]
+    X86_64,
+}
+
+/// Where the root filesystem comes from; exactly one key.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Debian/Ubuntu root built with mmdebstrap.
+    Bootstrap(Bootstrap),
+    /// Fedora/Rocky built from a kickstart.
+    Kickstart(Kickstart),
+    /// An upstream live ISO, remastered with patch rules.
+    UpstreamIso(UpstreamIso),
+    /// A KIWI image description (SUSE).
+    Kiwi(Kiwi),
+}
+
+impl Source {
+    /// The key that selects this source in YAML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Bootstrap(_) => "bootstrap",
+            Source::Kickstart(_) => "kickstart",
+            Source::UpstreamIso(_) => "upstream_iso",
+            Source::Kiwi(_) => "kiwi",
+        }
+    }
+}
+
+/// mmdebstrap settings.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Bootstrap {
+    /// Suite; defaults to the release's codename.
+    pub suite: Option<String>,
+    /// Mirror URL.
+    #[serde(default = "default_mirror")]
+    pub mirror: String,
+    /// Archive components.
+    #[serde(default = "default_components")]
+    pub components: Vec<String>,
+    /// mmdebstrap variant.
+    #[serde(default = "default_variant")]
+    pub variant: String,
+}
+
+/// Kickstart settings.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Kickstart {
+    /// The kickstart file, relative to the recipe.
+    pub file: String,
+    /// The tool that turns it into a live ISO.
+    #[serde(default)]
+    pub tool: KickstartTool,
+}
+
+/// Live image builders for kickstarts.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KickstartTool {
+    /// lorax's livemedia-creator (current Fedora/Rocky).
+    #[default]
+    LivemediaCreator,
+    /// livecd-tools' livecd-creator (older releases).
+    LivecdCreator,
+}
+
+/// An upstream ISO and the edits it needs.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamIso {
+    /// Download URL.
+    pub url: String,
+    /// Expected SHA-256 of the ISO, if pinned.
+    pub sha256: Option<String>,
+    /// URL of a SHA256SUMS file listing the ISO, if not pinned.
+    pub sha256sums: Option<String>,
+    /// Edits applied to files inside the ISO.
+    #[serde(default)]
+    pub patches: Vec<Patch>,
+}
+
+/// A find/replace edit of a text file inside an ISO.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Patch {
+    /// Path inside the ISO.
+    pub file: String,
+    /// Text to find.
+    pub find: String,
+    /// Replacement; `{kernel_args}` is replaced by the recipe's kernel arguments.
+    pub replace: String,
+    /// The build fails when fewer matches are found (upstream changed its menu).
+    #[serde(default = "one")]
+    pub min_matches: u32,
+}
+
+/// A KIWI description.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Kiwi {
+    /// Folder holding `config.kiwi` or `config.xml`, relative to the recipe.
+    pub description: String,
+    /// KIWI profile to build.
+    pub profile: Option<String>,
+}
+
+/// Boot menu and kernel command line.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Boot {
+    /// Kernel arguments, one per item.
+    #[serde(default)]
+    pub kernel_args: Vec<String>,
+    /// Menu timeout in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout: u32,
+    /// Serial console; `null` for none.
+    #[serde(default)]
+    pub serial: Option<Serial>,
+    /// Firmware the image boots with.
+    #[serde(default = "default_loaders")]
+    pub loaders: Vec<Loader>,
+}
+
+impl Default for Boot {
+    fn default() -> Self {
+        Boot { kernel_args: Vec::new(), timeout: default_timeout(), serial: None, loaders: default_loaders() }
+    }
+}
+
+/// A serial console.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Serial {
+    /// Linux device name.
+    #[serde(default = "default_serial_port")]
+    pub port: String,
+    /// Baud rate.
+    #[serde(default = "default_serial_speed")]
+    pub speed: u32,
+}
+
+/// Firmware kinds.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Loader {
+    /// Legacy BIOS (El Torito + isolinux, MBR for USB).
+    Bios,
+    /// UEFI (El Torito EFI image with GRUB, GPT for USB).
+    Uefi,
+}
+
+/// cloud-init inside the image.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CloudInit {
+    /// Datasources cloud-init tries, in order; must include NoCloud.
+    #[serde(default = "default_datasources")]
+    pub datasources: Vec<String>,
+}
+
+impl Default for CloudInit {
+    fn default() -> Self {
+        CloudInit { datasources: default_datasources() }
+    }
+}
+
+/// A file copied into the image.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Overlay {
+    /// Source file, relative to the recipe.
+    pub src: String,
+    /// Absolute destination inside the image.
+    pub dest: String,
+    /// Octal permissions, e.g. "0644".
+    pub mode: Option<String>,
+}
+
+/// squashfs compression.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Squashfs {
+    /// Compressor.
+    #[serde(default)]
+    pub compression: Compression,
+    /// Level; each compressor has its own range and default.
+    pub level: Option<u32>,
+}
+
+impl Default for Squashfs {
+    fn default() -> Self {
+        Squashfs { compression: Compression::Zstd, level: None }
+    }
+}
+
+/// squashfs compressors.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// zstd: everyday builds.
+    #[default]
+    Zstd,
+    /// xz: releases (smallest).
+    Xz,
+    /// gzip: oldest kernels.
+    Gzip,
+    /// lz4: fastest.
+    Lz4,
+}
+
+impl Compression {
+    /// Name as mksquashfs takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+            Compression::Gzip => "gzip",
+            Compression::Lz4 => "lz4",
+        }
+    }
+
+    /// Allowed levels and the default level, `None` when the compressor takes no level.
+    pub fn levels(self) -> Option<(u32, u32, u32)> {
+        match self {
+            Compression::Zstd => Some((1, 22, 3)),
+            Compression::Xz => None,
+            Compression::Gzip => Some((1, 9, 9)),
+            Compression::Lz4 => None,
+        }
+    }
+}
+
+/// Build outputs.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Output {
+    /// The hybrid live ISO.
+    Iso,
+    /// Kernel, initrd, root image and network boot configs.
+    Pxe,
+}
+
+fn default_outputs() -> Vec<Output> {
+    vec![Output::Iso, Output::Pxe]
+}
+fn default_mirror() -> String {
+    "http://deb.debian.org/debian".to_string()
+}
+fn default_components() -> Vec<String> {
+    vec!["main".to_string()]
+}
+fn default_variant() -> String {
+    "apt".to_string()
+}
+fn one() -> u32 {
+    1
+}
+fn default_timeout() -> u32 {
+    5
+}
+fn default_loaders() -> Vec<Loader> {
+    vec![Loader::Bios, Loader::Uefi]
+}
+fn default_serial_port() -> String {
+    "ttyS0".to_string()
+}
+fn default_serial_speed() -> u32 {
+    115200
+}
+fn default_datasources() -> Vec<String> {
+    vec!["NoCloud".to_string(), "None".to_string()]
+}
