@@ -1,1 +1,104 @@
-fn main() {}
+//! `cargo xtask`: the project's chores, in Rust instead of shell scripts.
+//!
+//! - `deps`: install the host packages liveboot and its tests need (Debian 12, apt-get).
+//! - `test`: `deps`, then the whole test suite (what CI and the README run).
+//! - `run`: the main job on the default recipe (what the README's first command runs).
+//! - `bench seeds`: seeds per second, in-process against cloud-localds, in one run.
+//! - `completions DIR` / `man DIR`: shell completions and the man page.
+
+mod bench;
+mod deps;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install the host packages the project needs (idempotent; quick when all is there).
+    Deps,
+    /// Install what is needed, then run the whole test suite.
+    Test {
+        /// Extra arguments for `cargo test`.
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// The main job on the default recipe: check recipes, plan debian12, write the example seeds.
+    Run {
+        /// Recipe to plan.
+        #[arg(default_value = "debian12")]
+        recipe: String,
+    },
+    /// Benchmarks against the peer tools, printed as a table.
+    Bench {
+        #[command(subcommand)]
+        what: bench::Bench,
+    },
+    /// Write shell completions (bash, zsh, fish, elvish, powershell) into DIR.
+    Completions { dir: PathBuf },
+    /// Write the man pages into DIR.
+    Man { dir: PathBuf },
+}
+
+/// The workspace root (xtask's parent folder).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Runs a command in the workspace root, failing with its status.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: {cmd:?}");
+    let status = cmd.current_dir(root()).status().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn main() -> Result<()> {
+    match Xtask::parse().task {
+        Task::Deps => deps::install(),
+        Task::Test { args } => {
+            deps::install()?;
+            run(cargo().args(["test", "--workspace", "--locked"]).args(args))
+        }
+        Task::Run { recipe } => {
+            deps::install()?;
+            run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
+            let bin = root().join("target/release/liveboot");
+            run(Command::new(&bin).arg("check").arg("--inventory").arg("examples/inventory.yaml"))?;
+            run(Command::new(&bin).args(["plan", &recipe]))?;
+            run(Command::new(&bin).args(["seed", "--inventory", "examples/inventory.yaml", "--all", "--out", "out/seeds"]))
+        }
+        Task::Bench { what } => bench::run(what),
+        Task::Completions { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish, clap_complete::Shell::Elvish, clap_complete::Shell::PowerShell] {
+                let path = clap_complete::generate_to(shell, &mut liveboot::command(), "liveboot", &dir)?;
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Task::Man { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(liveboot::command(), &dir)?;
+            for e in std::fs::read_dir(&dir)? {
+                println!("{}", e?.path().display());
+            }
+            Ok(())
+        }
+    }
+}

@@ -74,18 +74,22 @@ pub fn load(path: &Path) -> Result<Inventory, Diagnostics> {
 
 /// Merges `defaults:` beneath every node so that each value keeps the place it was written.
 fn apply_node_defaults(tree: &mut Node) {
-    let defaults = tree.get("defaults").cloned();
-    let Some(defaults) = defaults else { return };
-    let NodeKind::Map(entries) = &mut tree.kind else { return };
-    for (k, v) in entries.iter_mut() {
-        if k.as_str() != Some("nodes") {
-            continue;
-        }
-        if let NodeKind::Map(nodes) = &mut v.kind {
+    let Some(defaults) = tree.get("defaults").cloned() else { return };
+    if let Some(Node { kind: NodeKind::Map(nodes), .. }) = tree.get_mut("nodes") {
+        {
             for (_, node) in nodes.iter_mut() {
                 if matches!(node.kind, NodeKind::Map(_)) {
-                    let own = std::mem::replace(node, defaults.clone());
-                    *node = merge(defaults.clone(), own);
+                    let mut base = defaults.clone();
+                    // A credential reference is one setting: a node naming its own password
+                    // source replaces the default's, whichever kind either of them uses.
+                    if ["password_env", "password_file"].iter().any(|k| node.get("bmc").and_then(|b| b.get(k)).is_some()) {
+                        if let Some(bmc) = base.get_mut("bmc") {
+                            bmc.remove("password_env");
+                            bmc.remove("password_file");
+                        }
+                    }
+                    let own = std::mem::replace(node, Node { kind: NodeKind::Seq(Vec::new()), span: base.span.clone() });
+                    *node = merge(base, own);
                 }
             }
         }

@@ -165,6 +165,7 @@ pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<I
     for (name, s) in &raw.slices {
         let sn = name.as_str();
         let mut keys = Vec::new();
+        let before = problems.len();
         for (i, k) in s.ssh_keys.iter().enumerate() {
             match parse_public_key(k) {
                 Ok(key) => keys.push(key),
@@ -189,7 +190,8 @@ pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<I
                 }
             }
         }
-        if keys.is_empty() {
+        // A slice whose keys were all rejected above has been told so already.
+        if keys.is_empty() && problems.len() == before {
             p!(path!["slices", sn], format!("slice '{sn}' has no SSH keys"), "add 'ssh_keys:' or 'ssh_key_files:'; without a key nobody can log in");
         }
         for (i, member) in s.nodes.iter().enumerate() {

@@ -127,15 +127,25 @@ fn load_with_extends(
         let loaded = load_with_extends(&file, chain, applied)?;
         applied.push(file);
         base = Some(match base {
-            Some(b) => merge(b, loaded),
+            Some(b) => merge_recipe(b, loaded),
             None => loaded,
         });
     }
     chain.pop();
     Ok(match base {
-        Some(b) => merge(b, node),
+        Some(b) => merge_recipe(b, node),
         None => node,
     })
+}
+
+/// Merges a recipe over the one it extends. `source:` names one kind of source, so a child's
+/// `source:` replaces the parent's instead of merging into it (a child that switches from
+/// `bootstrap` to `kickstart` must not end up with both).
+fn merge_recipe(mut parent: Node, child: Node) -> Node {
+    if child.get("source").is_some() {
+        parent.remove("source");
+    }
+    merge(parent, child)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

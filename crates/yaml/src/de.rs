@@ -65,10 +65,12 @@ impl de::Error for Error {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let exp = friendly(exp);
         Error::new(format!("expected {exp}, found {unexp}"), Some(format!("write {exp} here")))
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let exp = friendly(exp);
         Error::new(format!("invalid value {unexp}"), Some(format!("write {exp} here")))
     }
 
@@ -106,7 +108,26 @@ fn found(node: &Node) -> String {
     }
 }
 
+/// serde names primitive expectations by their Rust type ("u32"); users read YAML, not Rust.
+fn friendly(exp: &dyn de::Expected) -> String {
+    let e = exp.to_string();
+    let max = match e.as_str() {
+        "u8" => Some(u8::MAX as u64),
+        "u16" => Some(u16::MAX as u64),
+        "u32" => Some(u32::MAX as u64),
+        "u64" | "usize" => Some(u64::MAX),
+        _ => None,
+    };
+    match (max, e.as_str()) {
+        (Some(m), _) => format!("a whole number from 0 to {m}"),
+        (None, "i8" | "i16" | "i32" | "i64" | "isize") => "a whole number".to_string(),
+        (None, "f32" | "f64") => "a number".to_string(),
+        _ => e,
+    }
+}
+
 fn mismatch(node: &Node, exp: &dyn de::Expected) -> Error {
+    let exp = friendly(exp);
     Error::new(format!("expected {exp}, found {}", found(node)), Some(format!("write {exp} here")))
 }
 
@@ -476,7 +497,7 @@ mod tests {
     fn wrong_type_points_at_the_value() {
         assert_eq!(
             load("kernel_args: []\ntimeout: soon\n").unwrap_err(),
-            "r.yaml:2:10: expected u32, found 'soon'\n  help: write u32 here"
+            "r.yaml:2:10: expected a whole number from 0 to 4294967295, found 'soon'\n  help: write a whole number from 0 to 4294967295 here"
         );
     }
 

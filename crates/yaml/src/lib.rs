@@ -12,6 +12,7 @@
 //! resolve relative paths against the right directory.
 
 mod de;
+pub mod fixture;
 mod diag;
 mod node;
 

@@ -115,6 +115,21 @@ impl Node {
         }
     }
 
+    /// Removes `key` from a mapping and returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Node> {
+        let NodeKind::Map(entries) = &mut self.kind else { return None };
+        let i = entries.iter().position(|(k, _)| k.as_str() == Some(key))?;
+        Some(entries.remove(i).1)
+    }
+
+    /// The value under `key` of a mapping, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match &mut self.kind {
+            NodeKind::Map(entries) => entries.iter_mut().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// The text of a scalar.
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {

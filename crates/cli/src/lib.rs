@@ -1,0 +1,255 @@
+//! The `liveboot` command line: argument parsing, output and exit codes over the library crates.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use liveboot_recipe::plan::{plan, PlanOptions};
+use liveboot_seed::{seed_file_name, write_batch, SeedRenderer};
+
+/// Build cloud-init live images and boot bare-metal servers from them.
+///
+/// Recipes (recipes/*.yaml) describe images; the inventory (inventory.yaml) describes nodes,
+/// their BMCs and the slices of users that share SSH keys.
+#[derive(Debug, Parser)]
+#[command(name = "liveboot", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Project folder holding recipes/ and templates/.
+    #[arg(short = 'C', long, global = true, default_value = ".", value_name = "DIR")]
+    pub project: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the build plan of a recipe: stages, their inputs and cache keys, what they run.
+    ///
+    /// Planning reads only the recipe's own files; it runs nothing and needs no root.
+    #[command(after_help = "Examples:\n  liveboot plan debian12\n  liveboot plan f37 --json | jq '.stages[].name'\n  liveboot plan ./my-recipe.yaml")]
+    Plan(PlanArgs),
+    /// Check recipes (all by default) and, with --inventory, an inventory; report every problem.
+    #[command(after_help = "Examples:\n  liveboot check\n  liveboot check debian12 u22 --inventory examples/inventory.yaml")]
+    Check(CheckArgs),
+    /// Write NoCloud seed images (cidata ISO 9660) for nodes of the inventory.
+    ///
+    /// One image per node, named cidata-<node>.iso, holding user-data (slice keys for root and
+    /// the default user, host name, password login off), meta-data (an instance-id that changes
+    /// exactly when the seed's content does) and, when the node has static network settings,
+    /// network-config. Same inputs, same bytes.
+    #[command(after_help = "Examples:\n  liveboot seed --inventory inventory.yaml --slice alice --out seeds/\n  liveboot seed --inventory inventory.yaml --node w1 --node w2 --out seeds/ --json")]
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Recipe name (recipes/<name>.yaml) or path to a recipe file.
+    pub recipe: String,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// SOURCE_DATE_EPOCH to pin in the plan (defaults to the environment's).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    pub source_date_epoch: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Recipes to check; all of recipes/ when none is named.
+    pub recipes: Vec<String>,
+    /// Also check this inventory.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["node", "slice", "all"])))]
+pub struct SeedArgs {
+    /// The inventory file.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// A node (repeat for several).
+    #[arg(long, value_name = "NODE")]
+    pub node: Vec<String>,
+    /// Every node of a slice.
+    #[arg(long, value_name = "SLICE")]
+    pub slice: Option<String>,
+    /// Every node that belongs to a slice.
+    #[arg(long)]
+    pub all: bool,
+    /// Where to write the images (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The clap command, for completions and the man page.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// A failure to report: already formatted, with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// Message, possibly several lines.
+    pub message: String,
+    /// Exit code.
+    pub code: i32,
+}
+
+impl Failure {
+    fn input(message: impl ToString) -> Self {
+        Failure { message: message.to_string(), code: 1 }
+    }
+}
+
+/// Prints a line to standard output; a closed pipe (`liveboot plan f37 | head`) ends the
+/// program quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(Failure::input(format!("cannot write to standard output: {e}")));
+        }
+    }};
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    // "-C ." is the default: keep paths in messages short ("recipes/x.yaml", not "./recipes/x.yaml").
+    let project = if cli.project == Path::new(".") { PathBuf::new() } else { cli.project };
+    let recipes = project.join("recipes");
+    let templates = project.join("templates");
+    match cli.command {
+        Command::Plan(a) => {
+            let recipe = liveboot_recipe::load_by_name(&recipes, &a.recipe).map_err(Failure::input)?;
+            let p = plan(&recipe, &PlanOptions { templates, source_date_epoch: a.source_date_epoch }).map_err(Failure::input)?;
+            if a.json {
+                out!("{}", serde_json::to_string_pretty(&p).expect("plan serializes"));
+            } else {
+                out!("{p}");
+            }
+            Ok(())
+        }
+        Command::Check(a) => check(&recipes, &templates, a),
+        Command::Seed(a) => seed(&templates, a),
+    }
+}
+
+#[derive(Serialize)]
+struct CheckResult {
+    file: String,
+    ok: bool,
+    problems: Vec<String>,
+}
+
+fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> {
+    let names = if a.recipes.is_empty() {
+        liveboot_recipe::recipe_names(recipes).map_err(|e| Failure::input(format!("{}: cannot list recipes: {e}", recipes.display())))?
+    } else {
+        a.recipes.clone()
+    };
+    let mut results = Vec::new();
+    for name in &names {
+        let outcome = liveboot_recipe::load_by_name(recipes, name).map_err(|d| d.to_string()).and_then(|r| {
+            plan(&r, &PlanOptions { templates: templates.to_path_buf(), source_date_epoch: None }).map(|_| ()).map_err(|d| d.to_string())
+        });
+        results.push(CheckResult { file: name.clone(), ok: outcome.is_ok(), problems: outcome.err().into_iter().collect() });
+    }
+    if let Some(inv) = &a.inventory {
+        let outcome = liveboot_inventory::load(inv);
+        results.push(CheckResult { file: inv.display().to_string(), ok: outcome.is_ok(), problems: outcome.err().map(|d| d.to_string()).into_iter().collect() });
+    }
+    let bad = results.iter().filter(|r| !r.ok).count();
+    if a.json {
+        out!("{}", serde_json::to_string_pretty(&results).expect("serializes"));
+    } else {
+        for r in &results {
+            if r.ok {
+                out!("ok      {}", r.file);
+            } else {
+                out!("FAILED  {}", r.file);
+                for p in &r.problems {
+                    eprintln!("{p}");
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(Failure::input(format!("{bad} of {} files have problems", results.len())));
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct SeedResult {
+    node: String,
+    file: String,
+    instance_id: String,
+    uuid: String,
+    bytes: usize,
+    sha256: String,
+    changed: bool,
+}
+
+fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
+    let inv = liveboot_inventory::load(&a.inventory).map_err(Failure::input)?;
+    let nodes: Vec<String> = if a.all {
+        inv.slices.values().flat_map(|s| s.nodes.iter().cloned()).collect()
+    } else if let Some(s) = &a.slice {
+        let slice = inv.slices.get(s).ok_or_else(|| {
+            Failure::input(format!(
+                "{}: no slice '{s}'\n  help: the slices are: {}",
+                a.inventory.display(),
+                inv.slices.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        slice.nodes.clone()
+    } else {
+        a.node.clone()
+    };
+    let renderer = SeedRenderer::new(templates).map_err(Failure::input)?;
+    // Render every seed before writing any, so that a bad node leaves no partial set behind.
+    let seeds = nodes.iter().map(|n| renderer.render_node(&inv, n)).collect::<Result<Vec<_>, _>>().map_err(Failure::input)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Failure::input(format!("{}: cannot create the output folder: {e}", a.out.display())))?;
+    let mut results = Vec::new();
+    let mut writes = Vec::new();
+    for s in &seeds {
+        let iso = s.to_iso();
+        let path = a.out.join(seed_file_name(&s.node));
+        let changed = std::fs::read(&path).map(|old| old != iso).unwrap_or(true);
+        results.push(SeedResult {
+            node: s.node.clone(),
+            file: path.display().to_string(),
+            instance_id: s.instance_id.clone(),
+            uuid: liveboot_iso::VolumeDate::from_hash(&s.content_hash()).uuid(),
+            bytes: iso.len(),
+            sha256: Sha256::digest(&iso).iter().map(|b| format!("{b:02x}")).collect(),
+            changed,
+        });
+        if changed {
+            writes.push((path, iso));
+        }
+    }
+    write_batch(&writes).map_err(|e| Failure::input(format!("{}: cannot write the seeds: {e}", a.out.display())))?;
+    if a.json {
+        out!("{}", serde_json::to_string_pretty(&results).expect("serializes"));
+    } else {
+        out!("{:<12} {:<34} {:<24} {:>8}  file", "node", "instance-id", "uuid", "bytes");
+        for r in &results {
+            let note = if r.changed { "" } else { " (unchanged)" };
+            out!("{:<12} {:<34} {:<24} {:>8}  {}{note}", r.node, r.instance_id, r.uuid, r.bytes, r.file);
+        }
+    }
+    Ok(())
+}

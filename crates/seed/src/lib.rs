@@ -1,0 +1,214 @@
+//! NoCloud seeds: one `cidata` volume per node holding `user-data`, `meta-data` and, when the
+//! inventory says so, `network-config` and `vendor-data`.
+//!
+//! `user-data` and `network-config` are rendered from Jinja2 templates (minijinja); `meta-data`
+//! is written here because its `instance-id` must follow the seed's content exactly: it is a
+//! hash of everything else, so cloud-init re-runs when and only when the seed changed. The ISO's
+//! volume date (and so its UUID) is derived from the hash of all files, so two seeds never
+//! share a UUID with each other or with a live image.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{context, Environment};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use liveboot_inventory::Inventory;
+use liveboot_iso::{write_iso, IsoFile, IsoOptions, VolumeDate};
+
+/// Template names under the templates folder.
+pub const USER_DATA_TEMPLATE: &str = "cloud-init/user-data.yaml.j2";
+/// Template for `network-config`.
+pub const NETWORK_CONFIG_TEMPLATE: &str = "cloud-init/network-config.yaml.j2";
+
+/// Why a seed could not be made.
+#[derive(Debug)]
+pub struct SeedError(pub String);
+
+impl std::fmt::Display for SeedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SeedError {}
+
+/// The files of one node's seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Seed {
+    /// Node name.
+    pub node: String,
+    /// `user-data`.
+    pub user_data: String,
+    /// `meta-data`.
+    pub meta_data: String,
+    /// `network-config`, when the node has static network settings.
+    pub network_config: Option<String>,
+    /// `vendor-data`, copied from the file the inventory names.
+    pub vendor_data: Option<String>,
+    /// The instance-id in meta-data.
+    pub instance_id: String,
+}
+
+impl Seed {
+    /// The files as they go on the volume, in a fixed order.
+    pub fn files(&self) -> Vec<(&'static str, &str)> {
+        let mut f = vec![("meta-data", self.meta_data.as_str()), ("user-data", self.user_data.as_str())];
+        if let Some(n) = &self.network_config {
+            f.push(("network-config", n));
+        }
+        if let Some(v) = &self.vendor_data {
+            f.push(("vendor-data", v));
+        }
+        f
+    }
+
+    /// SHA-256 over every file's name and bytes.
+    pub fn content_hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for (name, data) in self.files() {
+            h.update(name.as_bytes());
+            h.update((data.len() as u64).to_be_bytes());
+            h.update(data.as_bytes());
+        }
+        h.finalize().into()
+    }
+
+    /// The seed as a `cidata` ISO 9660 image (Joliet + Rock Ridge).
+    pub fn to_iso(&self) -> Vec<u8> {
+        let files: Vec<IsoFile> =
+            self.files().into_iter().map(|(n, d)| IsoFile { name: n.to_string(), data: d.as_bytes().to_vec(), mode: 0o644 }).collect();
+        let opts = IsoOptions {
+            volume_id: "cidata".into(),
+            date: VolumeDate::from_hash(&self.content_hash()),
+            application: "LIVEBOOT SEED".into(),
+        };
+        write_iso(&files, &opts).expect("seed file names and label are valid")
+    }
+}
+
+/// Renders seeds; holds the parsed templates so that many seeds cost one template load.
+pub struct SeedRenderer {
+    env: Environment<'static>,
+    templates: PathBuf,
+}
+
+fn template_error(dir: &Path, e: &minijinja::Error) -> SeedError {
+    let name = e.name().unwrap_or("?");
+    let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
+    let mut msg = format!("{}{line}: template error: {}", dir.join(name).display(), e.kind());
+    if let Some(d) = e.detail() {
+        msg.push_str(&format!(": {d}"));
+    }
+    SeedError(msg + "\n  help: fix the template (Jinja2 syntax); `liveboot seed` renders it once per node")
+}
+
+impl SeedRenderer {
+    /// Loads the cloud-init templates from `templates`.
+    pub fn new(templates: &Path) -> Result<Self, SeedError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        // No automatic escaping (minijinja would pick JSON from the ".yaml" in the names):
+        // templates say `| tojson` where a value needs quoting, as cloud-init users expect.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        for name in [USER_DATA_TEMPLATE, NETWORK_CONFIG_TEMPLATE] {
+            let path = templates.join(name);
+            let src = std::fs::read_to_string(&path).map_err(|e| {
+                SeedError(format!("{}: cannot read template: {e}\n  help: run from the project root or pass --templates DIR", path.display()))
+            })?;
+            env.add_template_owned(name, src).map_err(|e| template_error(templates, &e))?;
+        }
+        Ok(SeedRenderer { env, templates: templates.to_path_buf() })
+    }
+
+    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, SeedError> {
+        let out = self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| template_error(&self.templates, &e))?;
+        // A template that renders broken YAML must fail here, not on the node at boot.
+        liveboot_yaml::parse_str(&out, Path::new(name)).map_err(|d| {
+            SeedError(format!("{}: the rendered output is not valid YAML: {d}\n  help: fix the template", self.templates.join(name).display()))
+        })?;
+        Ok(if out.ends_with('\n') { out } else { out + "\n" })
+    }
+
+    /// Renders the seed of one node.
+    pub fn render_node(&self, inv: &Inventory, node: &str) -> Result<Seed, SeedError> {
+        let spec = inv.nodes.get(node).ok_or_else(|| {
+            SeedError(format!("{}: no node '{node}'\n  help: the nodes are: {}", inv.file.display(), inv.nodes.keys().cloned().collect::<Vec<_>>().join(", ")))
+        })?;
+        let slice = inv.slice_of(node).ok_or_else(|| {
+            SeedError(format!("{}: node '{node}' is in no slice, so its seed would have no SSH key\n  help: add it to a slice's 'nodes:'", inv.file.display()))
+        })?;
+        let keys: Vec<String> = slice.keys.iter().map(|k| k.to_line()).collect();
+        let mut packages = slice.packages.clone();
+        packages.extend(spec.packages.iter().cloned());
+        let hostname = inv.hostname(node);
+        let user_data = self.render(
+            USER_DATA_TEMPLATE,
+            context! {
+                node => context! { name => node, hostname => hostname, fqdn => inv.fqdn(node) },
+                slice => context! { name => slice.name.clone() },
+                ssh_keys => keys,
+                packages => packages,
+            },
+        )?;
+        let network_config = if spec.network.is_empty() {
+            None
+        } else {
+            Some(self.render(NETWORK_CONFIG_TEMPLATE, context! { interfaces => spec.network.clone() })?)
+        };
+        let vendor_data = match &spec.vendor_data {
+            None => None,
+            Some(v) => {
+                let path = inv.file.parent().unwrap_or(Path::new("")).join(v);
+                Some(std::fs::read_to_string(&path).map_err(|e| SeedError(format!("{}: cannot read vendor-data: {e}", path.display())))?)
+            }
+        };
+        let mut h = Sha256::new();
+        for part in [Some(user_data.as_str()), network_config.as_deref(), vendor_data.as_deref(), Some(hostname)] {
+            h.update(part.map(|p| p.len() as u64 + 1).unwrap_or(0).to_be_bytes());
+            h.update(part.unwrap_or_default());
+        }
+        let digest: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let instance_id = format!("iid-{node}-{digest}");
+        let meta_data = format!("instance-id: {instance_id}\nlocal-hostname: {hostname}\n");
+        Ok(Seed { node: node.to_string(), user_data, meta_data, network_config, vendor_data, instance_id })
+    }
+}
+
+/// Writes files atomically as one batch: every file goes to a temporary file beside its final
+/// path, the file systems are flushed once (syncfs), then each temporary file is renamed over its
+/// final path. A reader never sees half a file, a crash or kill leaves no partial file at a
+/// final path, and a batch of a thousand seeds costs one flush instead of a thousand fsyncs.
+pub fn write_batch(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new().prefix(".liveboot-").tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        staged.push((tmp, path));
+    }
+    let mut flushed: Vec<u64> = Vec::new();
+    for (tmp, _) in &staged {
+        use std::os::unix::fs::MetadataExt;
+        let dev = tmp.as_file().metadata()?.dev();
+        if !flushed.contains(&dev) {
+            // SAFETY: syncfs only reads the descriptor, which the open temporary file owns.
+            if unsafe { libc::syncfs(tmp.as_file().as_raw_fd()) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            flushed.push(dev);
+        }
+    }
+    for (tmp, path) in staged {
+        tmp.persist(path).map_err(|e| e.error)?;
+    }
+    Ok(())
+}
+
+/// The file name of a node's seed image.
+pub fn seed_file_name(node: &str) -> String {
+    format!("cidata-{node}.iso")
+}
