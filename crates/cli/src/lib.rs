@@ -14,10 +14,21 @@ use liveboot_seed::{seed_file_name, write_batch, SeedRenderer};
 /// Recipes (recipes/*.yaml) describe images; the inventory (inventory.yaml) describes nodes,
 /// their BMCs and the slices of users that share SSH keys.
 #[derive(Debug, Parser)]
-#[command(name = "liveboot", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "liveboot",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Project folder holding recipes/ and templates/.
-    #[arg(short = 'C', long, global = true, default_value = ".", value_name = "DIR")]
+    #[arg(
+        short = 'C',
+        long,
+        global = true,
+        default_value = ".",
+        value_name = "DIR"
+    )]
     pub project: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -28,10 +39,14 @@ pub enum Command {
     /// Show the build plan of a recipe: stages, their inputs and cache keys, what they run.
     ///
     /// Planning reads only the recipe's own files; it runs nothing and needs no root.
-    #[command(after_help = "Examples:\n  liveboot plan debian12\n  liveboot plan f37 --json | jq '.stages[].name'\n  liveboot plan ./my-recipe.yaml")]
+    #[command(
+        after_help = "Examples:\n  liveboot plan debian12\n  liveboot plan f37 --json | jq '.stages[].name'\n  liveboot plan ./my-recipe.yaml"
+    )]
     Plan(PlanArgs),
     /// Check recipes (all by default) and, with --inventory, an inventory; report every problem.
-    #[command(after_help = "Examples:\n  liveboot check\n  liveboot check debian12 u22 --inventory examples/inventory.yaml")]
+    #[command(
+        after_help = "Examples:\n  liveboot check\n  liveboot check debian12 u22 --inventory examples/inventory.yaml"
+    )]
     Check(CheckArgs),
     /// Write NoCloud seed images (cidata ISO 9660) for nodes of the inventory.
     ///
@@ -39,7 +54,9 @@ pub enum Command {
     /// the default user, host name, password login off), meta-data (an instance-id that changes
     /// exactly when the seed's content does) and, when the node has static network settings,
     /// network-config. Same inputs, same bytes.
-    #[command(after_help = "Examples:\n  liveboot seed --inventory inventory.yaml --slice alice --out seeds/\n  liveboot seed --inventory inventory.yaml --node w1 --node w2 --out seeds/ --json")]
+    #[command(
+        after_help = "Examples:\n  liveboot seed --inventory inventory.yaml --slice alice --out seeds/\n  liveboot seed --inventory inventory.yaml --node w1 --node w2 --out seeds/ --json"
+    )]
     Seed(SeedArgs),
 }
 
@@ -106,7 +123,10 @@ pub struct Failure {
 
 impl Failure {
     fn input(message: impl ToString) -> Self {
-        Failure { message: message.to_string(), code: 1 }
+        Failure {
+            message: message.to_string(),
+            code: 1,
+        }
     }
 }
 
@@ -127,15 +147,30 @@ macro_rules! out {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     // "-C ." is the default: keep paths in messages short ("recipes/x.yaml", not "./recipes/x.yaml").
-    let project = if cli.project == Path::new(".") { PathBuf::new() } else { cli.project };
+    let project = if cli.project == Path::new(".") {
+        PathBuf::new()
+    } else {
+        cli.project
+    };
     let recipes = project.join("recipes");
     let templates = project.join("templates");
     match cli.command {
         Command::Plan(a) => {
-            let recipe = liveboot_recipe::load_by_name(&recipes, &a.recipe).map_err(Failure::input)?;
-            let p = plan(&recipe, &PlanOptions { templates, source_date_epoch: a.source_date_epoch }).map_err(Failure::input)?;
+            let recipe =
+                liveboot_recipe::load_by_name(&recipes, &a.recipe).map_err(Failure::input)?;
+            let p = plan(
+                &recipe,
+                &PlanOptions {
+                    templates,
+                    source_date_epoch: a.source_date_epoch,
+                },
+            )
+            .map_err(Failure::input)?;
             if a.json {
-                out!("{}", serde_json::to_string_pretty(&p).expect("plan serializes"));
+                out!(
+                    "{}",
+                    serde_json::to_string_pretty(&p).expect("plan serializes")
+                );
             } else {
                 out!("{p}");
             }
@@ -155,24 +190,47 @@ struct CheckResult {
 
 fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> {
     let names = if a.recipes.is_empty() {
-        liveboot_recipe::recipe_names(recipes).map_err(|e| Failure::input(format!("{}: cannot list recipes: {e}", recipes.display())))?
+        liveboot_recipe::recipe_names(recipes).map_err(|e| {
+            Failure::input(format!("{}: cannot list recipes: {e}", recipes.display()))
+        })?
     } else {
         a.recipes.clone()
     };
     let mut results = Vec::new();
     for name in &names {
-        let outcome = liveboot_recipe::load_by_name(recipes, name).map_err(|d| d.to_string()).and_then(|r| {
-            plan(&r, &PlanOptions { templates: templates.to_path_buf(), source_date_epoch: None }).map(|_| ()).map_err(|d| d.to_string())
+        let outcome = liveboot_recipe::load_by_name(recipes, name)
+            .map_err(|d| d.to_string())
+            .and_then(|r| {
+                plan(
+                    &r,
+                    &PlanOptions {
+                        templates: templates.to_path_buf(),
+                        source_date_epoch: None,
+                    },
+                )
+                .map(|_| ())
+                .map_err(|d| d.to_string())
+            });
+        results.push(CheckResult {
+            file: name.clone(),
+            ok: outcome.is_ok(),
+            problems: outcome.err().into_iter().collect(),
         });
-        results.push(CheckResult { file: name.clone(), ok: outcome.is_ok(), problems: outcome.err().into_iter().collect() });
     }
     if let Some(inv) = &a.inventory {
         let outcome = liveboot_inventory::load(inv);
-        results.push(CheckResult { file: inv.display().to_string(), ok: outcome.is_ok(), problems: outcome.err().map(|d| d.to_string()).into_iter().collect() });
+        results.push(CheckResult {
+            file: inv.display().to_string(),
+            ok: outcome.is_ok(),
+            problems: outcome.err().map(|d| d.to_string()).into_iter().collect(),
+        });
     }
     let bad = results.iter().filter(|r| !r.ok).count();
     if a.json {
-        out!("{}", serde_json::to_string_pretty(&results).expect("serializes"));
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&results).expect("serializes")
+        );
     } else {
         for r in &results {
             if r.ok {
@@ -186,7 +244,10 @@ fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> 
         }
     }
     if bad > 0 {
-        return Err(Failure::input(format!("{bad} of {} files have problems", results.len())));
+        return Err(Failure::input(format!(
+            "{bad} of {} files have problems",
+            results.len()
+        )));
     }
     Ok(())
 }
@@ -205,7 +266,10 @@ struct SeedResult {
 fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
     let inv = liveboot_inventory::load(&a.inventory).map_err(Failure::input)?;
     let nodes: Vec<String> = if a.all {
-        inv.slices.values().flat_map(|s| s.nodes.iter().cloned()).collect()
+        inv.slices
+            .values()
+            .flat_map(|s| s.nodes.iter().cloned())
+            .collect()
     } else if let Some(s) = &a.slice {
         let slice = inv.slices.get(s).ok_or_else(|| {
             Failure::input(format!(
@@ -220,8 +284,17 @@ fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
     };
     let renderer = SeedRenderer::new(templates).map_err(Failure::input)?;
     // Render every seed before writing any, so that a bad node leaves no partial set behind.
-    let seeds = nodes.iter().map(|n| renderer.render_node(&inv, n)).collect::<Result<Vec<_>, _>>().map_err(Failure::input)?;
-    std::fs::create_dir_all(&a.out).map_err(|e| Failure::input(format!("{}: cannot create the output folder: {e}", a.out.display())))?;
+    let seeds = nodes
+        .iter()
+        .map(|n| renderer.render_node(&inv, n))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::input)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| {
+        Failure::input(format!(
+            "{}: cannot create the output folder: {e}",
+            a.out.display()
+        ))
+    })?;
     let mut results = Vec::new();
     let mut writes = Vec::new();
     for s in &seeds {
@@ -234,21 +307,41 @@ fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
             instance_id: s.instance_id.clone(),
             uuid: liveboot_iso::VolumeDate::from_hash(&s.content_hash()).uuid(),
             bytes: iso.len(),
-            sha256: Sha256::digest(&iso).iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: Sha256::digest(&iso)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
             changed,
         });
         if changed {
             writes.push((path, iso));
         }
     }
-    write_batch(&writes).map_err(|e| Failure::input(format!("{}: cannot write the seeds: {e}", a.out.display())))?;
+    write_batch(&writes)
+        .map_err(|e| Failure::input(format!("{}: cannot write the seeds: {e}", a.out.display())))?;
     if a.json {
-        out!("{}", serde_json::to_string_pretty(&results).expect("serializes"));
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&results).expect("serializes")
+        );
     } else {
-        out!("{:<12} {:<34} {:<24} {:>8}  file", "node", "instance-id", "uuid", "bytes");
+        out!(
+            "{:<12} {:<34} {:<24} {:>8}  file",
+            "node",
+            "instance-id",
+            "uuid",
+            "bytes"
+        );
         for r in &results {
             let note = if r.changed { "" } else { " (unchanged)" };
-            out!("{:<12} {:<34} {:<24} {:>8}  {}{note}", r.node, r.instance_id, r.uuid, r.bytes, r.file);
+            out!(
+                "{:<12} {:<34} {:<24} {:>8}  {}{note}",
+                r.node,
+                r.instance_id,
+                r.uuid,
+                r.bytes,
+                r.file
+            );
         }
     }
     Ok(())

@@ -40,15 +40,23 @@ pub fn parse_public_key(line: &str) -> Result<SshKey, (String, String)> {
     if line.contains("PRIVATE KEY") {
         return Err((
             "this is a private key, not a public one".into(),
-            "remove it at once and paste the .pub file instead (ssh-keygen -y -f KEY prints it)".into(),
+            "remove it at once and paste the .pub file instead (ssh-keygen -y -f KEY prints it)"
+                .into(),
         ));
     }
     let mut parts = line.splitn(3, char::is_whitespace);
     let kind = parts.next().unwrap_or_default();
     let blob = parts.next().unwrap_or_default().trim();
-    let comment = parts.next().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
+    let comment = parts
+        .next()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
     if kind == "ssh-dss" {
-        return Err(("DSA keys (ssh-dss) are refused by current OpenSSH servers".into(), "use an ed25519 key: ssh-keygen -t ed25519".into()));
+        return Err((
+            "DSA keys (ssh-dss) are refused by current OpenSSH servers".into(),
+            "use an ed25519 key: ssh-keygen -t ed25519".into(),
+        ));
     }
     if !KINDS.contains(&kind) {
         return Err((
@@ -57,11 +65,19 @@ pub fn parse_public_key(line: &str) -> Result<SshKey, (String, String)> {
         ));
     }
     if blob.is_empty() {
-        return Err(("the key has no data after its type".into(), "paste the whole line of the .pub file".into()));
+        return Err((
+            "the key has no data after its type".into(),
+            "paste the whole line of the .pub file".into(),
+        ));
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(blob)
-        .map_err(|_| ("the key data is not valid base64 (truncated or altered?)".to_string(), "copy the key again from its .pub file".to_string()))?;
+        .map_err(|_| {
+            (
+                "the key data is not valid base64 (truncated or altered?)".to_string(),
+                "copy the key again from its .pub file".to_string(),
+            )
+        })?;
     // The blob starts with the key type again, as an SSH string (u32 length + bytes).
     let inner = bytes
         .get(..4)
@@ -74,9 +90,16 @@ pub fn parse_public_key(line: &str) -> Result<SshKey, (String, String)> {
         ));
     }
     if kind == "ssh-ed25519" && bytes.len() != 4 + kind.len() + 4 + 32 {
-        return Err(("the ed25519 key has the wrong length (truncated?)".into(), "copy the key again from its .pub file".into()));
+        return Err((
+            "the ed25519 key has the wrong length (truncated?)".into(),
+            "copy the key again from its .pub file".into(),
+        ));
     }
-    Ok(SshKey { kind: kind.into(), blob: blob.into(), comment })
+    Ok(SshKey {
+        kind: kind.into(),
+        blob: blob.into(),
+        comment,
+    })
 }
 
 fn shorten(s: &str) -> String {

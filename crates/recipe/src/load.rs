@@ -29,7 +29,9 @@ impl Recipe {
 
 /// Fragments (`_name.yaml`) hold shared settings for `extends:`; they are not recipes.
 fn is_fragment(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('_'))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('_'))
 }
 
 /// The recipes in a folder (fragments left out), sorted.
@@ -60,9 +62,12 @@ pub fn load_by_name(dir: &Path, name: &str) -> Result<Recipe, Diagnostics> {
             _ if known.is_empty() => format!("no recipes in {}: pass --recipes DIR", dir.display()),
             _ => format!("the recipes are: {}", known.join(", ")),
         };
-        return Err(Diagnostic::nowhere(format!("no recipe '{name}' ({} does not exist)", path.display()))
-            .with_help(help)
-            .into());
+        return Err(Diagnostic::nowhere(format!(
+            "no recipe '{name}' ({} does not exist)",
+            path.display()
+        ))
+        .with_help(help)
+        .into());
     }
     load(&path)
 }
@@ -74,7 +79,11 @@ fn strsim_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -84,14 +93,22 @@ fn strsim_distance(a: &str, b: &str) -> usize {
 /// Loads and validates one recipe file.
 pub fn load(path: &Path) -> Result<Recipe, Diagnostics> {
     if is_fragment(path) {
-        return Err(Diagnostic::file(path, "this file is a fragment shared through 'extends:', not a recipe")
-            .with_help("build a recipe that extends it, or rename the file without the leading '_'")
-            .into());
+        return Err(Diagnostic::file(
+            path,
+            "this file is a fragment shared through 'extends:', not a recipe",
+        )
+        .with_help("build a recipe that extends it, or rename the file without the leading '_'")
+        .into());
     }
     let mut extends = Vec::new();
     let tree = load_with_extends(path, &mut Vec::new(), &mut extends)?;
     let spec: RecipeSpec = from_node(&tree)?;
-    let recipe = Recipe { spec, file: path.to_path_buf(), extends, tree };
+    let recipe = Recipe {
+        spec,
+        file: path.to_path_buf(),
+        extends,
+        tree,
+    };
     let problems = validate(&recipe);
     if problems.is_empty() {
         Ok(recipe)
@@ -107,22 +124,40 @@ fn load_with_extends(
 ) -> Result<Node, Diagnostic> {
     let mut node = load_file(path)?;
     if !matches!(node.kind, NodeKind::Map(_)) {
-        return Err(Diagnostic::at(&node.span, format!("expected a mapping of settings, found {}", node.type_name()))
-            .with_help("a recipe is a set of 'key: value' lines"));
+        return Err(Diagnostic::at(
+            &node.span,
+            format!("expected a mapping of settings, found {}", node.type_name()),
+        )
+        .with_help("a recipe is a set of 'key: value' lines"));
     }
     let parents = take_extends(&mut node)?;
     chain.push(path.to_path_buf());
     let mut base: Option<Node> = None;
     for parent in parents {
         let (written, span) = parent;
-        let file = span.resolve(&if written.ends_with(".yaml") { written.clone() } else { format!("{written}.yaml") });
+        let file = span.resolve(&if written.ends_with(".yaml") {
+            written.clone()
+        } else {
+            format!("{written}.yaml")
+        });
         if chain.iter().any(|c| same_file(c, &file)) {
-            return Err(Diagnostic::at(&span, format!("'{written}' extends itself (through {})", show_chain(chain)))
-                .with_help("remove one of the 'extends:' lines that form the loop"));
+            return Err(Diagnostic::at(
+                &span,
+                format!("'{written}' extends itself (through {})", show_chain(chain)),
+            )
+            .with_help("remove one of the 'extends:' lines that form the loop"));
         }
         if !file.exists() {
-            return Err(Diagnostic::at(&span, format!("cannot find '{written}' ({} does not exist)", file.display()))
-                .with_help("name a file beside this recipe, without '.yaml', e.g. 'extends: _debian'"));
+            return Err(Diagnostic::at(
+                &span,
+                format!(
+                    "cannot find '{written}' ({} does not exist)",
+                    file.display()
+                ),
+            )
+            .with_help(
+                "name a file beside this recipe, without '.yaml', e.g. 'extends: _debian'",
+            ));
         }
         let loaded = load_with_extends(&file, chain, applied)?;
         applied.push(file);
@@ -156,13 +191,22 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 fn show_chain(chain: &[PathBuf]) -> String {
-    chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> ")
+    chain
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }
 
 /// Removes `extends:` from a mapping and returns the names it lists with their places.
 fn take_extends(node: &mut Node) -> Result<Vec<(String, liveboot_yaml::Span)>, Diagnostic> {
-    let NodeKind::Map(entries) = &mut node.kind else { return Ok(Vec::new()) };
-    let Some(i) = entries.iter().position(|(k, _)| k.as_str() == Some("extends")) else {
+    let NodeKind::Map(entries) = &mut node.kind else {
+        return Ok(Vec::new());
+    };
+    let Some(i) = entries
+        .iter()
+        .position(|(k, _)| k.as_str() == Some("extends"))
+    else {
         return Ok(Vec::new());
     };
     let (_, value) = entries.remove(i);
@@ -174,8 +218,14 @@ fn take_extends(node: &mut Node) -> Result<Vec<(String, liveboot_yaml::Span)>, D
         .into_iter()
         .map(|n| match (&n.kind, n.is_null()) {
             (NodeKind::Scalar { text, .. }, false) => Ok((text.clone(), n.span.clone())),
-            _ => Err(Diagnostic::at(&n.span, format!("expected the name of a recipe fragment, found {}", n.type_name()))
-                .with_help("write 'extends: _name' or a list of names")),
+            _ => Err(Diagnostic::at(
+                &n.span,
+                format!(
+                    "expected the name of a recipe fragment, found {}",
+                    n.type_name()
+                ),
+            )
+            .with_help("write 'extends: _name' or a list of names")),
         })
         .collect()
 }

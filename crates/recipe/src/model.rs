@@ -212,7 +212,12 @@ pub struct Boot {
 
 impl Default for Boot {
     fn default() -> Self {
-        Boot { kernel_args: Vec::new(), timeout: default_timeout(), serial: None, loaders: default_loaders() }
+        Boot {
+            kernel_args: Vec::new(),
+            timeout: default_timeout(),
+            serial: None,
+            loaders: default_loaders(),
+        }
     }
 }
 
@@ -249,7 +254,9 @@ pub struct CloudInit {
 
 impl Default for CloudInit {
     fn default() -> Self {
-        CloudInit { datasources: default_datasources() }
+        CloudInit {
+            datasources: default_datasources(),
+        }
     }
 }
 
@@ -278,7 +285,10 @@ pub struct Squashfs {
 
 impl Default for Squashfs {
     fn default() -> Self {
-        Squashfs { compression: Compression::Zstd, level: None }
+        Squashfs {
+            compression: Compression::Zstd,
+            level: None,
+        }
     }
 }
 

@@ -83,28 +83,56 @@ pub enum Action {
     /// Render a template.
     Render { template: String, dest: String },
     /// Copy a file.
-    Copy { src: String, dest: String, mode: Option<String> },
+    Copy {
+        src: String,
+        dest: String,
+        mode: Option<String>,
+    },
     /// Write generated content (described, not shown).
     Write { dest: String, content: String },
     /// Download and verify.
-    Fetch { url: String, checksum: String, dest: String },
+    Fetch {
+        url: String,
+        checksum: String,
+        dest: String,
+    },
     /// Find/replace in a text file.
-    Edit { file: String, find: String, replace: String, min_matches: u32 },
+    Edit {
+        file: String,
+        find: String,
+        replace: String,
+        min_matches: u32,
+    },
 }
 
 impl Action {
     /// One line for people.
     pub fn describe(&self) -> String {
         match self {
-            Action::Run { argv } => format!("run    {}", argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")),
+            Action::Run { argv } => format!(
+                "run    {}",
+                argv.iter()
+                    .map(|a| shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             Action::Render { template, dest } => format!("render {template} -> {dest}"),
             Action::Copy { src, dest, mode } => match mode {
                 Some(m) => format!("copy   {src} -> {dest} (mode {m})"),
                 None => format!("copy   {src} -> {dest}"),
             },
             Action::Write { dest, content } => format!("write  {dest} ({content})"),
-            Action::Fetch { url, checksum, dest } => format!("fetch  {url} -> {dest} (verify {checksum})"),
-            Action::Edit { file, find, replace, min_matches } => {
+            Action::Fetch {
+                url,
+                checksum,
+                dest,
+            } => format!("fetch  {url} -> {dest} (verify {checksum})"),
+            Action::Edit {
+                file,
+                find,
+                replace,
+                min_matches,
+            } => {
                 format!("edit   {file}: {find:?} -> {replace:?} (at least {min_matches}x)")
             }
         }
@@ -112,7 +140,10 @@ impl Action {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,$@+%".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,$@+%".contains(&b))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -135,49 +166,78 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn part<T: Serialize>(&self, name: &str, v: &T) -> Input {
-        Input { name: format!("recipe:{name}"), sha256: json_hash(v) }
+        Input {
+            name: format!("recipe:{name}"),
+            sha256: json_hash(v),
+        }
     }
 
     fn file(&self, shown: &str, path: &Path) -> Result<Input, Diagnostic> {
         let bytes = std::fs::read(path).map_err(|e| {
-            Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())).with_help("check that the file exists and is readable")
+            Diagnostic::nowhere(format!("cannot read {}: {e}", path.display()))
+                .with_help("check that the file exists and is readable")
         })?;
-        Ok(Input { name: format!("file:{shown}"), sha256: sha256_hex(&bytes) })
+        Ok(Input {
+            name: format!("file:{shown}"),
+            sha256: sha256_hex(&bytes),
+        })
     }
 
     fn dir(&self, shown: &str, path: &Path) -> Result<Input, Diagnostic> {
         let mut files = Vec::new();
-        collect_files(path, path, &mut files).map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())))?;
+        collect_files(path, path, &mut files)
+            .map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())))?;
         files.sort();
         let mut h = Sha256::new();
         for rel in files {
-            let bytes = std::fs::read(path.join(&rel)).map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", path.join(&rel).display())))?;
+            let bytes = std::fs::read(path.join(&rel)).map_err(|e| {
+                Diagnostic::nowhere(format!("cannot read {}: {e}", path.join(&rel).display()))
+            })?;
             h.update(rel.as_bytes());
             h.update([0]);
             h.update(sha256_hex(&bytes));
         }
-        Ok(Input { name: format!("dir:{shown}"), sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect() })
+        Ok(Input {
+            name: format!("dir:{shown}"),
+            sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        })
     }
 
     fn template(&self, name: &str) -> Result<Input, Diagnostic> {
         let path = self.opts.templates.join(name);
         if !path.is_file() {
-            return Err(Diagnostic::nowhere(format!("template '{name}' not found ({} does not exist)", path.display()))
-                .with_help("run from the project root or pass --templates DIR"));
+            return Err(Diagnostic::nowhere(format!(
+                "template '{name}' not found ({} does not exist)",
+                path.display()
+            ))
+            .with_help("run from the project root or pass --templates DIR"));
         }
         let mut input = self.file(name, &path)?;
         input.name = format!("template:{name}");
         Ok(input)
     }
 
-    fn add(&mut self, name: &str, summary: &str, after: &[&str], inputs: Vec<Input>, actions: Vec<Action>, produces: &[&str]) {
+    fn add(
+        &mut self,
+        name: &str,
+        summary: &str,
+        after: &[&str],
+        inputs: Vec<Input>,
+        actions: Vec<Action>,
+        produces: &[&str],
+    ) {
         let mut h = Sha256::new();
         h.update(name.as_bytes());
         for i in &inputs {
             h.update(format!("\n{}={}", i.name, i.sha256));
         }
         for a in after {
-            let key = &self.stages.iter().find(|s| s.name == *a).expect("stages are added after their dependencies").key;
+            let key = &self
+                .stages
+                .iter()
+                .find(|s| s.name == *a)
+                .expect("stages are added after their dependencies")
+                .key;
             h.update(format!("\nafter:{a}={key}"));
         }
         self.stages.push(Stage {
@@ -198,7 +258,12 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Res
         if path.is_dir() {
             collect_files(root, &path, out)?;
         } else {
-            out.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned());
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
     Ok(())
@@ -227,7 +292,10 @@ fn squashfs_args(c: Compression, level: Option<u32>) -> Vec<String> {
 /// Resolves a recipe into its plan. Reads the recipe's own files (to hash them), nothing else.
 pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let spec = &recipe.spec;
-    let mut b = Builder { opts, stages: Vec::new() };
+    let mut b = Builder {
+        opts,
+        stages: Vec::new(),
+    };
     let name = spec.name.as_str();
     let iso_name = format!("{name}.iso");
     let cmdline = kernel_cmdline(recipe);
@@ -246,11 +314,18 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         let src = recipe.resolve(&["overlay".into(), i.into(), "src".into()], &o.src);
         overlay_inputs.push(b.file(&src.to_string_lossy(), &src)?);
         overlay_inputs.push(b.part(&format!("overlay[{i}]"), o));
-        overlay_actions.push(Action::Copy { src: src.to_string_lossy().into_owned(), dest: format!("$WORK/rootfs{}", o.dest), mode: o.mode.clone() });
+        overlay_actions.push(Action::Copy {
+            src: src.to_string_lossy().into_owned(),
+            dest: format!("$WORK/rootfs{}", o.dest),
+            mode: o.mode.clone(),
+        });
     }
     let datasource_cfg = Action::Write {
         dest: "$WORK/rootfs/etc/cloud/cloud.cfg.d/90_liveboot.cfg".into(),
-        content: format!("datasource_list: [{}]", spec.cloud_init.datasources.join(", ")),
+        content: format!(
+            "datasource_list: [{}]",
+            spec.cloud_init.datasources.join(", ")
+        ),
     };
     let wants_uefi = spec.boot.loaders.contains(&Loader::Uefi);
     let wants_bios = spec.boot.loaders.contains(&Loader::Bios);
@@ -259,13 +334,22 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     // upstream-style ISO; the stages after that differ only in paths.
     let (kernel, initrd, rootimg, iso_after): (&str, &str, &str, Vec<&str>) = match &spec.source {
         Source::Bootstrap(bs) => {
-            let info = crate::release_info(spec.distro.family, &spec.distro.release).expect("validated");
-            let suite = bs.suite.clone().unwrap_or_else(|| info.codename.to_string());
+            let info =
+                crate::release_info(spec.distro.family, &spec.distro.release).expect("validated");
+            let suite = bs
+                .suite
+                .clone()
+                .unwrap_or_else(|| info.codename.to_string());
             b.add(
                 "rootfs",
                 "bootstrap the root filesystem with mmdebstrap",
                 &[],
-                vec![b.part("source", &spec.source), b.part("packages", &spec.packages), b.part("distro", &spec.distro), b.part("arch", &spec.arch)],
+                vec![
+                    b.part("source", &spec.source),
+                    b.part("packages", &spec.packages),
+                    b.part("distro", &spec.distro),
+                    b.part("arch", &spec.arch),
+                ],
                 vec![Action::Run {
                     argv: vec![
                         "mmdebstrap".into(),
@@ -284,35 +368,112 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
             inputs.push(b.part("cloud_init", &spec.cloud_init));
             let mut actions = overlay_actions.clone();
             actions.push(datasource_cfg.clone());
-            actions.push(Action::Write { dest: "$WORK/rootfs/etc/{machine-id,hostname,ssh/ssh_host_*}".into(), content: "emptied/removed so that every boot makes its own".into() });
-            b.add("customize", "overlay files, cloud-init datasources, per-boot identity", &["rootfs"], inputs, actions, &["rootfs/", "vmlinuz", "initrd.img", "packages.txt"]);
-            let mut argv = vec!["mksquashfs".into(), "$WORK/rootfs".into(), "$WORK/filesystem.squashfs".into(), "-noappend".into(), "-xattrs".into()];
-            argv.extend(squashfs_args(spec.squashfs.compression, spec.squashfs.level));
-            b.add("squashfs", "compress the root filesystem", &["customize"], vec![b.part("squashfs", &spec.squashfs)], vec![Action::Run { argv }], &["filesystem.squashfs"]);
-            ("live/vmlinuz", "live/initrd.img", "live/filesystem.squashfs", vec!["squashfs"])
+            actions.push(Action::Write {
+                dest: "$WORK/rootfs/etc/{machine-id,hostname,ssh/ssh_host_*}".into(),
+                content: "emptied/removed so that every boot makes its own".into(),
+            });
+            b.add(
+                "customize",
+                "overlay files, cloud-init datasources, per-boot identity",
+                &["rootfs"],
+                inputs,
+                actions,
+                &["rootfs/", "vmlinuz", "initrd.img", "packages.txt"],
+            );
+            let mut argv = vec![
+                "mksquashfs".into(),
+                "$WORK/rootfs".into(),
+                "$WORK/filesystem.squashfs".into(),
+                "-noappend".into(),
+                "-xattrs".into(),
+            ];
+            argv.extend(squashfs_args(
+                spec.squashfs.compression,
+                spec.squashfs.level,
+            ));
+            b.add(
+                "squashfs",
+                "compress the root filesystem",
+                &["customize"],
+                vec![b.part("squashfs", &spec.squashfs)],
+                vec![Action::Run { argv }],
+                &["filesystem.squashfs"],
+            );
+            (
+                "live/vmlinuz",
+                "live/initrd.img",
+                "live/filesystem.squashfs",
+                vec!["squashfs"],
+            )
         }
         Source::Kickstart(ks) => {
             let at = ["source".into(), "kickstart".into(), "file".into()];
             let file = recipe.resolve(&at, &ks.file);
             let tool = match ks.tool {
-                crate::KickstartTool::LivemediaCreator => vec!["livemedia-creator".to_string(), "--make-iso".into(), "--no-virt".into(), "--iso-only".into(), format!("--iso-name={iso_name}"), format!("--volid={}", spec.label), format!("--project={}", spec.title), format!("--releasever={}", spec.distro.release), "--ks=$WORK/flat.ks".into(), "--resultdir=$WORK/result".into()],
-                crate::KickstartTool::LivecdCreator => vec!["livecd-creator".to_string(), "--config=$WORK/flat.ks".into(), format!("--fslabel={}", spec.label), "--cache=$WORK/cache".into(), "--tmpdir=$WORK/tmp".into()],
+                crate::KickstartTool::LivemediaCreator => vec![
+                    "livemedia-creator".to_string(),
+                    "--make-iso".into(),
+                    "--no-virt".into(),
+                    "--iso-only".into(),
+                    format!("--iso-name={iso_name}"),
+                    format!("--volid={}", spec.label),
+                    format!("--project={}", spec.title),
+                    format!("--releasever={}", spec.distro.release),
+                    "--ks=$WORK/flat.ks".into(),
+                    "--resultdir=$WORK/result".into(),
+                ],
+                crate::KickstartTool::LivecdCreator => vec![
+                    "livecd-creator".to_string(),
+                    "--config=$WORK/flat.ks".into(),
+                    format!("--fslabel={}", spec.label),
+                    "--cache=$WORK/cache".into(),
+                    "--tmpdir=$WORK/tmp".into(),
+                ],
             };
             b.add(
                 "kickstart",
                 "flatten the kickstart and add the recipe's packages and cloud-init settings",
                 &[],
-                vec![b.file(&file.to_string_lossy(), &file)?, b.part("packages", &spec.packages), b.part("cloud_init", &spec.cloud_init), b.part("distro", &spec.distro)],
                 vec![
-                    Action::Run { argv: vec!["ksflatten".into(), format!("--config={}", file.display()), "--output=$WORK/flat.ks".into()] },
-                    Action::Write { dest: "$WORK/flat.ks".into(), content: format!("%packages += {}; %post writes 90_liveboot.cfg", spec.packages.join(" ")) },
+                    b.file(&file.to_string_lossy(), &file)?,
+                    b.part("packages", &spec.packages),
+                    b.part("cloud_init", &spec.cloud_init),
+                    b.part("distro", &spec.distro),
+                ],
+                vec![
+                    Action::Run {
+                        argv: vec![
+                            "ksflatten".into(),
+                            format!("--config={}", file.display()),
+                            "--output=$WORK/flat.ks".into(),
+                        ],
+                    },
+                    Action::Write {
+                        dest: "$WORK/flat.ks".into(),
+                        content: format!(
+                            "%packages += {}; %post writes 90_liveboot.cfg",
+                            spec.packages.join(" ")
+                        ),
+                    },
                 ],
                 &["flat.ks"],
             );
             let mut inputs = overlay_inputs.clone();
             inputs.push(b.part("label", &spec.label));
-            b.add("live", "build the live root (LiveOS/squashfs.img) from the kickstart", &["kickstart"], inputs, vec![Action::Run { argv: tool }], &["result/"]);
-            ("images/pxeboot/vmlinuz", "images/pxeboot/initrd.img", "LiveOS/squashfs.img", vec!["live"])
+            b.add(
+                "live",
+                "build the live root (LiveOS/squashfs.img) from the kickstart",
+                &["kickstart"],
+                inputs,
+                vec![Action::Run { argv: tool }],
+                &["result/"],
+            );
+            (
+                "images/pxeboot/vmlinuz",
+                "images/pxeboot/initrd.img",
+                "LiveOS/squashfs.img",
+                vec!["live"],
+            )
         }
         Source::UpstreamIso(u) => {
             let checksum = match (&u.sha256, &u.sha256sums) {
@@ -320,14 +481,48 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
                 (None, Some(url)) => format!("listed in {url}"),
                 (None, None) => unreachable!("validated"),
             };
-            b.add("fetch", "download and verify the upstream ISO", &[], vec![b.part("source.url", &u.url), b.part("source.checksum", &checksum)], vec![Action::Fetch { url: u.url.clone(), checksum, dest: "$WORK/upstream.iso".into() }], &["upstream.iso"]);
+            b.add(
+                "fetch",
+                "download and verify the upstream ISO",
+                &[],
+                vec![
+                    b.part("source.url", &u.url),
+                    b.part("source.checksum", &checksum),
+                ],
+                vec![Action::Fetch {
+                    url: u.url.clone(),
+                    checksum,
+                    dest: "$WORK/upstream.iso".into(),
+                }],
+                &["upstream.iso"],
+            );
             let actions = u
                 .patches
                 .iter()
-                .map(|p| Action::Edit { file: p.file.clone(), find: p.find.clone(), replace: p.replace.replace("{kernel_args}", &cmdline), min_matches: p.min_matches })
+                .map(|p| Action::Edit {
+                    file: p.file.clone(),
+                    find: p.find.clone(),
+                    replace: p.replace.replace("{kernel_args}", &cmdline),
+                    min_matches: p.min_matches,
+                })
                 .collect();
-            b.add("patch", "patch the boot menus with the recipe's kernel arguments", &["fetch"], vec![b.part("source.patches", &u.patches), b.part("boot", &spec.boot)], actions, &["patched/"]);
-            ("casper/vmlinuz", "casper/initrd", "casper/filesystem.squashfs", vec!["patch"])
+            b.add(
+                "patch",
+                "patch the boot menus with the recipe's kernel arguments",
+                &["fetch"],
+                vec![
+                    b.part("source.patches", &u.patches),
+                    b.part("boot", &spec.boot),
+                ],
+                actions,
+                &["patched/"],
+            );
+            (
+                "casper/vmlinuz",
+                "casper/initrd",
+                "casper/filesystem.squashfs",
+                vec!["patch"],
+            )
         }
         Source::Kiwi(k) => {
             let at = ["source".into(), "kiwi".into(), "description".into()];
@@ -336,11 +531,32 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
             if let Some(p) = &k.profile {
                 argv.push(format!("--profile={p}"));
             }
-            argv.extend(["system".into(), "build".into(), format!("--description={}", dir.display()), "--target-dir=$WORK/kiwi".into()]);
-            let mut inputs = vec![b.dir(&dir.to_string_lossy(), &dir)?, b.part("packages", &spec.packages), b.part("cloud_init", &spec.cloud_init)];
+            argv.extend([
+                "system".into(),
+                "build".into(),
+                format!("--description={}", dir.display()),
+                "--target-dir=$WORK/kiwi".into(),
+            ]);
+            let mut inputs = vec![
+                b.dir(&dir.to_string_lossy(), &dir)?,
+                b.part("packages", &spec.packages),
+                b.part("cloud_init", &spec.cloud_init),
+            ];
             inputs.extend(overlay_inputs.clone());
-            b.add("kiwi", "build the live image from the KIWI description", &[], inputs, vec![Action::Run { argv }], &["kiwi/"]);
-            ("boot/x86_64/loader/linux", "boot/x86_64/loader/initrd", "LiveOS/squashfs.img", vec!["kiwi"])
+            b.add(
+                "kiwi",
+                "build the live image from the KIWI description",
+                &[],
+                inputs,
+                vec![Action::Run { argv }],
+                &["kiwi/"],
+            );
+            (
+                "boot/x86_64/loader/linux",
+                "boot/x86_64/loader/initrd",
+                "LiveOS/squashfs.img",
+                vec!["kiwi"],
+            )
         }
     };
 
@@ -354,8 +570,14 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
                 &[],
                 boot_inputs(&b)?,
                 vec![
-                    Action::Render { template: "boot/grub.cfg.j2".into(), dest: "$WORK/iso/boot/grub/grub.cfg".into() },
-                    Action::Render { template: "boot/isolinux.cfg.j2".into(), dest: "$WORK/iso/isolinux/isolinux.cfg".into() },
+                    Action::Render {
+                        template: "boot/grub.cfg.j2".into(),
+                        dest: "$WORK/iso/boot/grub/grub.cfg".into(),
+                    },
+                    Action::Render {
+                        template: "boot/isolinux.cfg.j2".into(),
+                        dest: "$WORK/iso/isolinux/isolinux.cfg".into(),
+                    },
                 ],
                 &["iso/boot/grub/grub.cfg", "iso/isolinux/isolinux.cfg"],
             );
@@ -367,53 +589,190 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
                     &[],
                     vec![b.part("label", &spec.label)],
                     vec![
-                        Action::Run { argv: vec!["grub-mkstandalone".into(), "--format=x86_64-efi".into(), "--output=$WORK/bootx64.efi".into(), "boot/grub/grub.cfg=$WORK/embedded.cfg".into()] },
-                        Action::Run { argv: vec!["mkfs.fat".into(), "--invariant".into(), "-C".into(), "$WORK/efi.img".into(), "4096".into()] },
-                        Action::Run { argv: vec!["mcopy".into(), "-i".into(), "$WORK/efi.img".into(), "$WORK/bootx64.efi".into(), "::/EFI/BOOT/BOOTX64.EFI".into()] },
+                        Action::Run {
+                            argv: vec![
+                                "grub-mkstandalone".into(),
+                                "--format=x86_64-efi".into(),
+                                "--output=$WORK/bootx64.efi".into(),
+                                "boot/grub/grub.cfg=$WORK/embedded.cfg".into(),
+                            ],
+                        },
+                        Action::Run {
+                            argv: vec![
+                                "mkfs.fat".into(),
+                                "--invariant".into(),
+                                "-C".into(),
+                                "$WORK/efi.img".into(),
+                                "4096".into(),
+                            ],
+                        },
+                        Action::Run {
+                            argv: vec![
+                                "mcopy".into(),
+                                "-i".into(),
+                                "$WORK/efi.img".into(),
+                                "$WORK/bootx64.efi".into(),
+                                "::/EFI/BOOT/BOOTX64.EFI".into(),
+                            ],
+                        },
                     ],
                     &["efi.img"],
                 );
                 after.push("efi");
             }
-            let mut argv: Vec<String> = vec!["xorriso".into(), "-as".into(), "mkisofs".into(), "-iso-level".into(), "3".into(), "-full-iso9660-filenames".into(), "-joliet".into(), "-rational-rock".into(), "-volid".into(), spec.label.clone()];
+            let mut argv: Vec<String> = vec![
+                "xorriso".into(),
+                "-as".into(),
+                "mkisofs".into(),
+                "-iso-level".into(),
+                "3".into(),
+                "-full-iso9660-filenames".into(),
+                "-joliet".into(),
+                "-rational-rock".into(),
+                "-volid".into(),
+                spec.label.clone(),
+            ];
             if wants_bios {
-                argv.extend(["-isohybrid-mbr", "/usr/lib/ISOLINUX/isohdpfx.bin", "-eltorito-boot", "isolinux/isolinux.bin", "-eltorito-catalog", "isolinux/boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table"].map(String::from));
+                argv.extend(
+                    [
+                        "-isohybrid-mbr",
+                        "/usr/lib/ISOLINUX/isohdpfx.bin",
+                        "-eltorito-boot",
+                        "isolinux/isolinux.bin",
+                        "-eltorito-catalog",
+                        "isolinux/boot.cat",
+                        "-no-emul-boot",
+                        "-boot-load-size",
+                        "4",
+                        "-boot-info-table",
+                    ]
+                    .map(String::from),
+                );
             }
             if wants_uefi {
-                argv.extend(["-eltorito-alt-boot", "-e", "boot/efi.img", "-no-emul-boot", "-isohybrid-gpt-basdat"].map(String::from));
+                argv.extend(
+                    [
+                        "-eltorito-alt-boot",
+                        "-e",
+                        "boot/efi.img",
+                        "-no-emul-boot",
+                        "-isohybrid-gpt-basdat",
+                    ]
+                    .map(String::from),
+                );
             }
-            argv.extend(["-output".into(), format!("$OUT/{iso_name}"), "$WORK/iso".into()]);
+            argv.extend([
+                "-output".into(),
+                format!("$OUT/{iso_name}"),
+                "$WORK/iso".into(),
+            ]);
             let copies = vec![
-                Action::Copy { src: "$WORK/vmlinuz".into(), dest: format!("$WORK/iso/{kernel}"), mode: None },
-                Action::Copy { src: "$WORK/initrd.img".into(), dest: format!("$WORK/iso/{initrd}"), mode: None },
-                Action::Copy { src: "$WORK/filesystem.squashfs".into(), dest: format!("$WORK/iso/{rootimg}"), mode: None },
+                Action::Copy {
+                    src: "$WORK/vmlinuz".into(),
+                    dest: format!("$WORK/iso/{kernel}"),
+                    mode: None,
+                },
+                Action::Copy {
+                    src: "$WORK/initrd.img".into(),
+                    dest: format!("$WORK/iso/{initrd}"),
+                    mode: None,
+                },
+                Action::Copy {
+                    src: "$WORK/filesystem.squashfs".into(),
+                    dest: format!("$WORK/iso/{rootimg}"),
+                    mode: None,
+                },
             ];
-            b.add("iso", "assemble the hybrid ISO (BIOS, UEFI, USB)", &after, vec![b.part("label", &spec.label), b.part("loaders", &spec.boot.loaders)], [copies, vec![Action::Run { argv }]].concat(), &[&iso_name]);
+            b.add(
+                "iso",
+                "assemble the hybrid ISO (BIOS, UEFI, USB)",
+                &after,
+                vec![
+                    b.part("label", &spec.label),
+                    b.part("loaders", &spec.boot.loaders),
+                ],
+                [copies, vec![Action::Run { argv }]].concat(),
+                &[&iso_name],
+            );
         } else {
-            let argv = vec!["xorriso".into(), "-indev".into(), "$WORK/upstream.iso".into(), "-outdev".into(), format!("$OUT/{iso_name}"), "-volid".into(), spec.label.clone(), "-boot_image".into(), "any".into(), "replay".into(), "-map".into(), "$WORK/patched".into(), "/".into()];
-            b.add("iso", "remaster the ISO with its own boot setup (xorriso replay)", &after, vec![b.part("label", &spec.label), b.part("boot", &spec.boot)], vec![Action::Run { argv }], &[&iso_name]);
+            let argv = vec![
+                "xorriso".into(),
+                "-indev".into(),
+                "$WORK/upstream.iso".into(),
+                "-outdev".into(),
+                format!("$OUT/{iso_name}"),
+                "-volid".into(),
+                spec.label.clone(),
+                "-boot_image".into(),
+                "any".into(),
+                "replay".into(),
+                "-map".into(),
+                "$WORK/patched".into(),
+                "/".into(),
+            ];
+            b.add(
+                "iso",
+                "remaster the ISO with its own boot setup (xorriso replay)",
+                &after,
+                vec![b.part("label", &spec.label), b.part("boot", &spec.boot)],
+                vec![Action::Run { argv }],
+                &[&iso_name],
+            );
         }
         artifacts.push(iso_name.clone());
     }
     if spec.outputs.contains(&Output::Pxe) {
         let mut inputs = vec![b.part("boot", &spec.boot), b.part("label", &spec.label)];
-        for t in ["pxe/boot.ipxe.j2", "pxe/grub.cfg.j2", "pxe/pxelinux.cfg.j2", "pxe/dnsmasq.conf.j2"] {
+        for t in [
+            "pxe/boot.ipxe.j2",
+            "pxe/grub.cfg.j2",
+            "pxe/pxelinux.cfg.j2",
+            "pxe/dnsmasq.conf.j2",
+        ] {
             inputs.push(b.template(t)?);
         }
-        let root_name = Path::new(rootimg).file_name().and_then(|n| n.to_str()).unwrap_or("root.img").to_string();
+        let root_name = Path::new(rootimg)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("root.img")
+            .to_string();
         b.add(
             "pxe",
             "network boot bundle: kernel, initrd, root image and boot configs",
             &iso_after,
             inputs,
             vec![
-                Action::Copy { src: format!("$WORK/{kernel}"), dest: "$OUT/pxe/vmlinuz".into(), mode: None },
-                Action::Copy { src: format!("$WORK/{initrd}"), dest: "$OUT/pxe/initrd.img".into(), mode: None },
-                Action::Copy { src: format!("$WORK/{rootimg}"), dest: format!("$OUT/pxe/{root_name}"), mode: None },
-                Action::Render { template: "pxe/boot.ipxe.j2".into(), dest: "$OUT/pxe/boot.ipxe".into() },
-                Action::Render { template: "pxe/grub.cfg.j2".into(), dest: "$OUT/pxe/grub.cfg".into() },
-                Action::Render { template: "pxe/pxelinux.cfg.j2".into(), dest: "$OUT/pxe/pxelinux.cfg/default".into() },
-                Action::Render { template: "pxe/dnsmasq.conf.j2".into(), dest: "$OUT/pxe/dnsmasq.conf".into() },
+                Action::Copy {
+                    src: format!("$WORK/{kernel}"),
+                    dest: "$OUT/pxe/vmlinuz".into(),
+                    mode: None,
+                },
+                Action::Copy {
+                    src: format!("$WORK/{initrd}"),
+                    dest: "$OUT/pxe/initrd.img".into(),
+                    mode: None,
+                },
+                Action::Copy {
+                    src: format!("$WORK/{rootimg}"),
+                    dest: format!("$OUT/pxe/{root_name}"),
+                    mode: None,
+                },
+                Action::Render {
+                    template: "pxe/boot.ipxe.j2".into(),
+                    dest: "$OUT/pxe/boot.ipxe".into(),
+                },
+                Action::Render {
+                    template: "pxe/grub.cfg.j2".into(),
+                    dest: "$OUT/pxe/grub.cfg".into(),
+                },
+                Action::Render {
+                    template: "pxe/pxelinux.cfg.j2".into(),
+                    dest: "$OUT/pxe/pxelinux.cfg/default".into(),
+                },
+                Action::Render {
+                    template: "pxe/dnsmasq.conf.j2".into(),
+                    dest: "$OUT/pxe/dnsmasq.conf".into(),
+                },
             ],
             &["pxe/"],
         );
@@ -429,7 +788,11 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         recipe: spec.name.clone(),
         title: spec.title.clone(),
         file: recipe.file.display().to_string(),
-        extends: recipe.extends.iter().map(|p| p.display().to_string()).collect(),
+        extends: recipe
+            .extends
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         distro: format!("{} {}", spec.distro.family.as_str(), spec.distro.release),
         source: spec.source.kind().to_string(),
         recipe_hash,
@@ -441,7 +804,11 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
 
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "recipe  {} — {} ({}, from {})", self.recipe, self.title, self.distro, self.source)?;
+        writeln!(
+            f,
+            "recipe  {} — {} ({}, from {})",
+            self.recipe, self.title, self.distro, self.source
+        )?;
         writeln!(f, "file    {}", self.file)?;
         for e in &self.extends {
             writeln!(f, "extends {e}")?;
@@ -452,13 +819,25 @@ impl std::fmt::Display for Plan {
         }
         for (i, s) in self.stages.iter().enumerate() {
             writeln!(f)?;
-            let after = if s.after.is_empty() { String::new() } else { format!(" (after {})", s.after.join(", ")) };
+            let after = if s.after.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", s.after.join(", "))
+            };
             writeln!(f, "{}. {} [{}]{after}", i + 1, s.name, &s.key[..12])?;
             writeln!(f, "   {}", s.summary)?;
             for a in &s.actions {
                 writeln!(f, "   - {}", a.describe())?;
             }
-            writeln!(f, "   inputs: {}", s.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "))?;
+            writeln!(
+                f,
+                "   inputs: {}",
+                s.inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
         }
         writeln!(f)?;
         write!(f, "artifacts: {}", self.artifacts.join(", "))

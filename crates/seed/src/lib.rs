@@ -53,7 +53,10 @@ pub struct Seed {
 impl Seed {
     /// The files as they go on the volume, in a fixed order.
     pub fn files(&self) -> Vec<(&'static str, &str)> {
-        let mut f = vec![("meta-data", self.meta_data.as_str()), ("user-data", self.user_data.as_str())];
+        let mut f = vec![
+            ("meta-data", self.meta_data.as_str()),
+            ("user-data", self.user_data.as_str()),
+        ];
         if let Some(n) = &self.network_config {
             f.push(("network-config", n));
         }
@@ -76,8 +79,15 @@ impl Seed {
 
     /// The seed as a `cidata` ISO 9660 image (Joliet + Rock Ridge).
     pub fn to_iso(&self) -> Vec<u8> {
-        let files: Vec<IsoFile> =
-            self.files().into_iter().map(|(n, d)| IsoFile { name: n.to_string(), data: d.as_bytes().to_vec(), mode: 0o644 }).collect();
+        let files: Vec<IsoFile> = self
+            .files()
+            .into_iter()
+            .map(|(n, d)| IsoFile {
+                name: n.to_string(),
+                data: d.as_bytes().to_vec(),
+                mode: 0o644,
+            })
+            .collect();
         let opts = IsoOptions {
             volume_id: "cidata".into(),
             date: VolumeDate::from_hash(&self.content_hash()),
@@ -96,7 +106,11 @@ pub struct SeedRenderer {
 fn template_error(dir: &Path, e: &minijinja::Error) -> SeedError {
     let name = e.name().unwrap_or("?");
     let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
-    let mut msg = format!("{}{line}: template error: {}", dir.join(name).display(), e.kind());
+    let mut msg = format!(
+        "{}{line}: template error: {}",
+        dir.join(name).display(),
+        e.kind()
+    );
     if let Some(d) = e.detail() {
         msg.push_str(&format!(": {d}"));
     }
@@ -117,16 +131,27 @@ impl SeedRenderer {
             let src = std::fs::read_to_string(&path).map_err(|e| {
                 SeedError(format!("{}: cannot read template: {e}\n  help: run from the project root or pass --templates DIR", path.display()))
             })?;
-            env.add_template_owned(name, src).map_err(|e| template_error(templates, &e))?;
+            env.add_template_owned(name, src)
+                .map_err(|e| template_error(templates, &e))?;
         }
-        Ok(SeedRenderer { env, templates: templates.to_path_buf() })
+        Ok(SeedRenderer {
+            env,
+            templates: templates.to_path_buf(),
+        })
     }
 
     fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, SeedError> {
-        let out = self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| template_error(&self.templates, &e))?;
+        let out = self
+            .env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| template_error(&self.templates, &e))?;
         // A template that renders broken YAML must fail here, not on the node at boot.
         liveboot_yaml::parse_str(&out, Path::new(name)).map_err(|d| {
-            SeedError(format!("{}: the rendered output is not valid YAML: {d}\n  help: fix the template", self.templates.join(name).display()))
+            SeedError(format!(
+                "{}: the rendered output is not valid YAML: {d}\n  help: fix the template",
+                self.templates.join(name).display()
+            ))
         })?;
         Ok(if out.ends_with('\n') { out } else { out + "\n" })
     }
@@ -134,7 +159,11 @@ impl SeedRenderer {
     /// Renders the seed of one node.
     pub fn render_node(&self, inv: &Inventory, node: &str) -> Result<Seed, SeedError> {
         let spec = inv.nodes.get(node).ok_or_else(|| {
-            SeedError(format!("{}: no node '{node}'\n  help: the nodes are: {}", inv.file.display(), inv.nodes.keys().cloned().collect::<Vec<_>>().join(", ")))
+            SeedError(format!(
+                "{}: no node '{node}'\n  help: the nodes are: {}",
+                inv.file.display(),
+                inv.nodes.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
         })?;
         let slice = inv.slice_of(node).ok_or_else(|| {
             SeedError(format!("{}: node '{node}' is in no slice, so its seed would have no SSH key\n  help: add it to a slice's 'nodes:'", inv.file.display()))
@@ -155,24 +184,44 @@ impl SeedRenderer {
         let network_config = if spec.network.is_empty() {
             None
         } else {
-            Some(self.render(NETWORK_CONFIG_TEMPLATE, context! { interfaces => spec.network.clone() })?)
+            Some(self.render(
+                NETWORK_CONFIG_TEMPLATE,
+                context! { interfaces => spec.network.clone() },
+            )?)
         };
         let vendor_data = match &spec.vendor_data {
             None => None,
             Some(v) => {
                 let path = inv.file.parent().unwrap_or(Path::new("")).join(v);
-                Some(std::fs::read_to_string(&path).map_err(|e| SeedError(format!("{}: cannot read vendor-data: {e}", path.display())))?)
+                Some(std::fs::read_to_string(&path).map_err(|e| {
+                    SeedError(format!("{}: cannot read vendor-data: {e}", path.display()))
+                })?)
             }
         };
         let mut h = Sha256::new();
-        for part in [Some(user_data.as_str()), network_config.as_deref(), vendor_data.as_deref(), Some(hostname)] {
+        for part in [
+            Some(user_data.as_str()),
+            network_config.as_deref(),
+            vendor_data.as_deref(),
+            Some(hostname),
+        ] {
             h.update(part.map(|p| p.len() as u64 + 1).unwrap_or(0).to_be_bytes());
             h.update(part.unwrap_or_default());
         }
-        let digest: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let instance_id = format!("iid-{node}-{digest}");
         let meta_data = format!("instance-id: {instance_id}\nlocal-hostname: {hostname}\n");
-        Ok(Seed { node: node.to_string(), user_data, meta_data, network_config, vendor_data, instance_id })
+        Ok(Seed {
+            node: node.to_string(),
+            user_data,
+            meta_data,
+            network_config,
+            vendor_data,
+            instance_id,
+        })
     }
 }
 
@@ -185,8 +234,13 @@ pub fn write_batch(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut staged = Vec::with_capacity(files.len());
     for (path, bytes) in files {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new().prefix(".liveboot-").tempfile_in(dir)?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".liveboot-")
+            .tempfile_in(dir)?;
         tmp.write_all(bytes)?;
         staged.push((tmp, path));
     }
@@ -211,4 +265,123 @@ pub fn write_batch(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
 /// The file name of a node's seed image.
 pub fn seed_file_name(node: &str) -> String {
     format!("cidata-{node}.iso")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// The example inventory, edited by `edit`, loaded from a temporary copy.
+    fn inventory(edit: impl Fn(String) -> String) -> (tempfile::TempDir, Inventory) {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(root().join("examples/inventory.yaml")).unwrap();
+        std::fs::write(dir.path().join("inventory.yaml"), edit(text)).unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        for f in ["keys/bob.pub", "vendor-data.yaml"] {
+            std::fs::copy(root().join("examples").join(f), dir.path().join(f)).unwrap();
+        }
+        let inv = liveboot_inventory::load(&dir.path().join("inventory.yaml")).unwrap();
+        (dir, inv)
+    }
+
+    fn seed(edit: impl Fn(String) -> String, node: &str) -> Seed {
+        let (_d, inv) = inventory(edit);
+        SeedRenderer::new(&root().join("templates"))
+            .unwrap()
+            .render_node(&inv, node)
+            .unwrap()
+    }
+
+    #[test]
+    fn instance_id_changes_exactly_when_the_content_does() {
+        let same = |t: String| t;
+        let base = seed(same, "w1");
+        assert_eq!(base.instance_id, seed(same, "w1").instance_id);
+        // A change that does not reach w1's seed (another node's address) keeps its id.
+        assert_eq!(
+            base.instance_id,
+            seed(|t| t.replace("192.0.2.103", "192.0.2.203"), "w1").instance_id
+        );
+        // A changed key, package or domain gives a new id.
+        for edit in [
+            |t: String| t.replace("packages: [tmux]", "packages: [tmux, vim]"),
+            |t: String| t.replace("domain: lab.example.org", "domain: lab2.example.org"),
+            |t: String| {
+                t.replace(
+                    "nodes: [w1, w2]",
+                    "nodes: [w1, w2]\n    # keys below changed\n",
+                )
+                .replace("carol@lab", "carol@home")
+            },
+        ] {
+            let changed = seed(edit, "w1");
+            assert_ne!(changed.user_data, base.user_data);
+            assert_ne!(changed.instance_id, base.instance_id);
+        }
+    }
+
+    #[test]
+    fn seeds_of_different_nodes_get_different_volume_dates() {
+        let (_d, inv) = inventory(|t| t);
+        let r = SeedRenderer::new(&root().join("templates")).unwrap();
+        let dates: Vec<String> = ["w1", "w2", "w3"]
+            .iter()
+            .map(|n| VolumeDate::from_hash(&r.render_node(&inv, n).unwrap().content_hash()).uuid())
+            .collect();
+        assert!(
+            dates[0] != dates[1] && dates[1] != dates[2] && dates[0] != dates[2],
+            "{dates:?}"
+        );
+    }
+
+    #[test]
+    fn a_broken_template_names_its_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("cloud-init")).unwrap();
+        std::fs::write(
+            dir.path().join(USER_DATA_TEMPLATE),
+            "#cloud-config\nhostname: {{ node.hostname | tojson }\n",
+        )
+        .unwrap();
+        std::fs::copy(
+            root().join("templates").join(NETWORK_CONFIG_TEMPLATE),
+            dir.path().join(NETWORK_CONFIG_TEMPLATE),
+        )
+        .unwrap();
+        let e = SeedRenderer::new(dir.path()).err().unwrap().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "{}:2: template error: syntax error",
+                dir.path().join(USER_DATA_TEMPLATE).display()
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_template_that_renders_invalid_yaml_is_caught_before_any_node_boots() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("cloud-init")).unwrap();
+        std::fs::write(
+            dir.path().join(USER_DATA_TEMPLATE),
+            "#cloud-config\nhostname: {{ node.hostname }}\n  bad: [\n",
+        )
+        .unwrap();
+        std::fs::copy(
+            root().join("templates").join(NETWORK_CONFIG_TEMPLATE),
+            dir.path().join(NETWORK_CONFIG_TEMPLATE),
+        )
+        .unwrap();
+        let (_d, inv) = inventory(|t| t);
+        let e = SeedRenderer::new(dir.path())
+            .unwrap()
+            .render_node(&inv, "w1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the rendered output is not valid YAML"), "{e}");
+    }
 }

@@ -12,8 +12,8 @@
 //! resolve relative paths against the right directory.
 
 mod de;
-pub mod fixture;
 mod diag;
+pub mod fixture;
 mod node;
 
 pub use de::from_node;

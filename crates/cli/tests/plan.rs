@@ -1,0 +1,132 @@
+//! `liveboot plan` and `liveboot check` over the shipped recipes.
+
+mod common;
+use common::*;
+
+const RECIPES: [&str; 9] = [
+    "debian12", "f37", "f38", "rocky9", "u18", "u20", "u22", "u24", "leap15",
+];
+
+#[test]
+fn every_shipped_recipe_plans_for_people_and_for_scripts() {
+    for r in RECIPES {
+        let human = liveboot(&["plan", r]);
+        assert!(
+            human.status.success(),
+            "{r}: {}",
+            String::from_utf8_lossy(&human.stderr)
+        );
+        let text = String::from_utf8(human.stdout).unwrap();
+        assert!(text.starts_with(&format!("recipe  {r} — ")), "{text}");
+        assert!(text.contains("artifacts: "), "{text}");
+
+        let json = liveboot(&["plan", r, "--json"]);
+        assert!(json.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(v["recipe"], r);
+        let stages = v["stages"].as_array().unwrap();
+        assert!(stages.len() >= 3, "{r}: {stages:?}");
+        for s in stages {
+            let key = s["key"].as_str().unwrap();
+            assert!(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(!s["actions"].as_array().unwrap().is_empty());
+            // A stage only comes after stages listed before it.
+            for a in s["after"].as_array().unwrap() {
+                let pos = stages
+                    .iter()
+                    .position(|t| t["name"] == *a)
+                    .expect("after names a stage");
+                assert!(pos < stages.iter().position(|t| t["name"] == s["name"]).unwrap());
+            }
+        }
+        assert!(v["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == &format!("{r}.iso")));
+    }
+}
+
+#[test]
+fn plans_show_the_commands_each_source_runs() {
+    let first_program = |r: &str| -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&liveboot(&["plan", r, "--json"]).stdout).unwrap();
+        v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["actions"].as_array().unwrap().clone())
+            .filter_map(|a| a["argv"][0].as_str().map(String::from))
+            .collect()
+    };
+    assert!(first_program("debian12").contains(&"mmdebstrap".to_string()));
+    assert!(first_program("debian12").contains(&"xorriso".to_string()));
+    assert!(first_program("f37").contains(&"livemedia-creator".to_string()));
+    assert!(first_program("leap15").contains(&"kiwi-ng".to_string()));
+    let u22: serde_json::Value =
+        serde_json::from_slice(&liveboot(&["plan", "u22", "--json"]).stdout).unwrap();
+    let text = u22.to_string();
+    assert!(
+        text.contains("\"action\":\"fetch\"")
+            && text.contains("ds=nocloud console=tty0 console=ttyS0,115200n8 ---"),
+        "{text}"
+    );
+}
+
+#[test]
+fn source_date_epoch_is_carried_into_the_plan() {
+    let out = liveboot(&[
+        "plan",
+        "debian12",
+        "--json",
+        "--source-date-epoch",
+        "1700000000",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["source_date_epoch"], 1_700_000_000);
+}
+
+#[test]
+fn check_passes_on_everything_shipped() {
+    let out = liveboot(&[
+        "check",
+        "--inventory",
+        &root().join("examples/inventory.yaml").to_string_lossy(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 10);
+    assert!(v.as_array().unwrap().iter().all(|r| r["ok"] == true));
+}
+
+#[test]
+fn an_unknown_recipe_is_a_clear_error_with_a_suggestion() {
+    let out = liveboot(&["plan", "debian21"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: no recipe 'debian21'"), "{err}");
+    assert!(err.contains("help: did you mean 'debian12'?"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_liveboot"))
+        .arg("-C")
+        .arg(root())
+        .args(["plan", "debian12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.code().is_some_and(|c| c == 0), "{:?}", out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
