@@ -23,7 +23,6 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "cloud-init",
         "cloud-init's own schema check of every rendered user-data",
     ),
-    ("openssh-client", "ssh-keygen for test keys"),
 ];
 
 fn installed(pkg: &str) -> bool {
