@@ -70,6 +70,12 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Prints a line; a closed pipe (`cargo xtask man DIR | head`) is not an error worth a panic.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -119,7 +125,7 @@ fn main() -> Result<()> {
             std::fs::create_dir_all(&dir)?;
             clap_mangen::generate_to(liveboot::command(), &dir)?;
             for e in std::fs::read_dir(&dir)? {
-                println!("{}", e?.path().display());
+                say(&e?.path().display().to_string());
             }
             Ok(())
         }
