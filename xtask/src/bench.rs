@@ -146,7 +146,10 @@ fn seeds(count: usize, peer_count: usize, dir: Option<std::path::PathBuf>) -> Re
         let (n, dir) = &inputs[i % inputs.len()];
         let seed = seed_from_files(n, dir)?;
         batch.push((
-            out.join(format!("{i}-{}", seed_file_name(n))),
+            out.join(format!(
+                "{i}-{}",
+                seed_file_name(n, liveboot_seed::Format::Iso)
+            )),
             seed.to_iso(),
         ));
     }
@@ -169,7 +172,10 @@ fn seeds(count: usize, peer_count: usize, dir: Option<std::path::PathBuf>) -> Re
             .render_node(&inv, n)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         batch.push((
-            out.join(format!("{i}-{}", seed_file_name(n))),
+            out.join(format!(
+                "{i}-{}",
+                seed_file_name(n, liveboot_seed::Format::Iso)
+            )),
             seed.to_iso(),
         ));
     }

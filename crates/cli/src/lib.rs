@@ -102,9 +102,31 @@ pub struct SeedArgs {
     /// Where to write the images (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Image format: iso (cidata-NODE.iso, for virtual CD drives) or vfat (cidata-NODE.img, a
+    /// FAT12 image labelled CIDATA, for virtual USB sticks).
+    #[arg(long, value_enum, default_value_t = SeedFormat::Iso)]
+    pub format: SeedFormat,
     /// Print JSON for scripts.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Seed image formats on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SeedFormat {
+    /// ISO 9660 with Joliet and Rock Ridge.
+    Iso,
+    /// FAT12 with long file names.
+    Vfat,
+}
+
+impl From<SeedFormat> for liveboot_seed::Format {
+    fn from(f: SeedFormat) -> Self {
+        match f {
+            SeedFormat::Iso => liveboot_seed::Format::Iso,
+            SeedFormat::Vfat => liveboot_seed::Format::Vfat,
+        }
+    }
 }
 
 /// The clap command, for completions and the man page.
@@ -263,6 +285,19 @@ struct SeedResult {
     changed: bool,
 }
 
+/// The UUID blkid reports for a seed image: the ISO's date, or the FAT volume serial.
+fn volume_uuid(image: &[u8], format: SeedFormat) -> String {
+    match format {
+        SeedFormat::Iso => liveboot_iso::IsoReader::open(std::io::Cursor::new(image))
+            .map(|r| r.uuid)
+            .unwrap_or_default(),
+        SeedFormat::Vfat => {
+            let s = u32::from_le_bytes([image[39], image[40], image[41], image[42]]);
+            format!("{:04X}-{:04X}", s >> 16, s & 0xFFFF)
+        }
+    }
+}
+
 fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
     let inv = liveboot_inventory::load(&a.inventory).map_err(Failure::input)?;
     let nodes: Vec<String> = if a.all {
@@ -298,14 +333,14 @@ fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
     let mut results = Vec::new();
     let mut writes = Vec::new();
     for s in &seeds {
-        let iso = s.to_iso();
-        let path = a.out.join(seed_file_name(&s.node));
+        let iso = s.image(a.format.into());
+        let path = a.out.join(seed_file_name(&s.node, a.format.into()));
         let changed = std::fs::read(&path).map(|old| old != iso).unwrap_or(true);
         results.push(SeedResult {
             node: s.node.clone(),
             file: path.display().to_string(),
             instance_id: s.instance_id.clone(),
-            uuid: liveboot_iso::VolumeDate::from_hash(&s.content_hash()).uuid(),
+            uuid: volume_uuid(&iso, a.format),
             bytes: iso.len(),
             sha256: Sha256::digest(&iso)
                 .iter()

@@ -266,3 +266,70 @@ fn an_unknown_node_writes_nothing() {
         "a failed run wrote files"
     );
 }
+
+#[test]
+fn vfat_seeds_pass_fsck_and_read_back_through_mtools() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = root().join("examples/inventory.yaml");
+    let o = liveboot(&[
+        "seed",
+        "--inventory",
+        &inv.to_string_lossy(),
+        "--all",
+        "--format",
+        "vfat",
+        "--out",
+        &dir.path().to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut uuids = Vec::new();
+    for (node, files) in rendered() {
+        let img = dir.path().join(format!("cidata-{node}.img"));
+        stdout(tool("fsck.fat").arg("-n").arg(&img));
+        let label = stdout(
+            tool("blkid")
+                .args(["-p", "-o", "value", "-s", "LABEL"])
+                .arg(&img),
+        );
+        assert_eq!(label.trim(), "CIDATA");
+        let uuid = stdout(
+            tool("blkid")
+                .args(["-p", "-o", "value", "-s", "UUID"])
+                .arg(&img),
+        )
+        .trim()
+        .to_string();
+        assert!(
+            report
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["node"] == node.as_str() && r["uuid"] == uuid.as_str()),
+            "{uuid} not reported"
+        );
+        uuids.push(uuid);
+        let listing = stdout(tool("mdir").args(["-b", "-i"]).arg(&img).arg("::"));
+        let mut names: Vec<&str> = listing
+            .lines()
+            .map(|l| l.trim_start_matches("::/"))
+            .collect();
+        names.sort();
+        let mut want: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+        want.sort();
+        assert_eq!(names, want, "{node}: long names");
+        for (name, content) in &files {
+            let got = stdout(
+                tool("mtype")
+                    .args(["-i"])
+                    .arg(&img)
+                    .arg(format!("::/{name}")),
+            );
+            assert_eq!(got, *content, "{node}/{name} (mtype)");
+        }
+    }
+    uuids.sort();
+    uuids.dedup();
+    assert_eq!(uuids.len(), 3, "vfat seeds share a serial");
+}

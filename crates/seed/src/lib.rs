@@ -13,8 +13,19 @@ use minijinja::{context, Environment};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use liveboot_fat::{write_fat, FatFile, FatOptions};
 use liveboot_inventory::Inventory;
 use liveboot_iso::{write_iso, IsoFile, IsoOptions, VolumeDate};
+
+/// Seed image formats NoCloud reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// ISO 9660 (Joliet + Rock Ridge) labelled `cidata`: for virtual CD drives.
+    #[default]
+    Iso,
+    /// FAT12 labelled `CIDATA`: for virtual USB sticks and floppies.
+    Vfat,
+}
 
 /// Template names under the templates folder.
 pub const USER_DATA_TEMPLATE: &str = "cloud-init/user-data.yaml.j2";
@@ -94,6 +105,35 @@ impl Seed {
             application: "LIVEBOOT SEED".into(),
         };
         write_iso(&files, &opts).expect("seed file names and label are valid")
+    }
+
+    /// The seed as a FAT12 image labelled `CIDATA` (NoCloud's vfat form), with the volume
+    /// serial and file dates taken from the content hash like the ISO's.
+    pub fn to_vfat(&self) -> Vec<u8> {
+        let hash = self.content_hash();
+        let (y, mo, d, h, mi, s) = VolumeDate::from_hash(&hash).civil();
+        let files: Vec<FatFile> = self
+            .files()
+            .into_iter()
+            .map(|(n, d)| FatFile {
+                name: n.to_string(),
+                data: d.as_bytes().to_vec(),
+            })
+            .collect();
+        let opts = FatOptions {
+            label: "CIDATA".into(),
+            serial: u32::from_be_bytes([hash[8], hash[9], hash[10], hash[11]]),
+            date: (y as u32, mo, d, h, mi, s),
+        };
+        write_fat(&files, &opts).expect("seed file names and label are valid")
+    }
+
+    /// The seed image in the given format.
+    pub fn image(&self, format: Format) -> Vec<u8> {
+        match format {
+            Format::Iso => self.to_iso(),
+            Format::Vfat => self.to_vfat(),
+        }
     }
 }
 
@@ -263,8 +303,11 @@ pub fn write_batch(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
 }
 
 /// The file name of a node's seed image.
-pub fn seed_file_name(node: &str) -> String {
-    format!("cidata-{node}.iso")
+pub fn seed_file_name(node: &str, format: Format) -> String {
+    match format {
+        Format::Iso => format!("cidata-{node}.iso"),
+        Format::Vfat => format!("cidata-{node}.img"),
+    }
 }
 
 #[cfg(test)]
