@@ -1,0 +1,372 @@
+//! Running external programs (mmdebstrap, mksquashfs, xorriso, qemu, ...): every call goes
+//! through [`Runner::run`], which
+//! - takes an argv, never a shell string;
+//! - logs the argv before it starts and the outcome after it ends;
+//! - keeps stdout and stderr, and puts the tail of stderr into the error when the program fails;
+//! - enforces a timeout and honours an interrupt flag, killing the program's whole process group;
+//! - makes the program die with liveboot (parent-death signal), so a killed build leaves no
+//!   orphan working on behind it.
+//!
+//! Secrets never belong on an argv (other users can read /proc/PID/cmdline); pass them through
+//! the environment or a file, and [`Cmd::secret_env`] keeps them out of the log too.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A program to run.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString, bool)>,
+    cwd: Option<PathBuf>,
+    timeout: Option<Duration>,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    /// A command running `program`.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Cmd { program: program.as_ref().into(), args: Vec::new(), env: Vec::new(), cwd: None, timeout: None, stdin: None }
+    }
+
+    /// Adds one argument.
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.args.push(a.as_ref().into());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().into()));
+        self
+    }
+
+    /// Sets an environment variable (logged).
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.env.push((k.as_ref().into(), v.as_ref().into(), false));
+        self
+    }
+
+    /// Sets an environment variable whose value is never logged.
+    pub fn secret_env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.env.push((k.as_ref().into(), v.as_ref().into(), true));
+        self
+    }
+
+    /// Runs in `dir`.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cwd = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Kills the program after `t`.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+
+    /// Feeds `bytes` on standard input.
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Self {
+        self.stdin = Some(bytes);
+        self
+    }
+
+    /// The program's name.
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The command line as people read it (quoted where needed; secret values left out).
+    pub fn display(&self) -> String {
+        let mut parts: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v, secret)| format!("{}={}", k.to_string_lossy(), if *secret { "<hidden>".into() } else { quote(&v.to_string_lossy()) }))
+            .collect();
+        parts.push(quote(&self.program.to_string_lossy()));
+        parts.extend(self.args.iter().map(|a| quote(&a.to_string_lossy())));
+        parts.join(" ")
+    }
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// What a finished program left.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+impl Output {
+    /// Standard output as text.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+/// Why a program did not succeed.
+#[derive(Debug)]
+pub enum RunError {
+    /// The program is not installed.
+    NotFound { program: String },
+    /// It could not be started.
+    Spawn { command: String, error: std::io::Error },
+    /// It ran and failed.
+    Failed { command: String, status: ExitStatus, stderr_tail: String },
+    /// It ran longer than its timeout and was killed.
+    TimedOut { command: String, after: Duration },
+    /// The user interrupted the run; the program was killed.
+    Interrupted { command: String },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::NotFound { program } => {
+                write!(f, "{program} is not installed\n  help: run `cargo xtask deps` (or install the Debian package that provides it)")
+            }
+            RunError::Spawn { command, error } => write!(f, "cannot start `{command}`: {error}"),
+            RunError::Failed { command, status, stderr_tail } => {
+                write!(f, "`{command}` failed ({status})")?;
+                if !stderr_tail.is_empty() {
+                    write!(f, "; its last output:\n{stderr_tail}")?;
+                }
+                Ok(())
+            }
+            RunError::TimedOut { command, after } => write!(f, "`{command}` did not finish within {} s and was killed", after.as_secs()),
+            RunError::Interrupted { command } => write!(f, "interrupted while running `{command}`"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Where lines of a running program's output go as they arrive (for progress displays).
+pub type LineSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Runs commands, logging each one.
+#[derive(Clone, Default)]
+pub struct Runner {
+    log: Option<Arc<Mutex<std::fs::File>>>,
+    interrupt: Option<Arc<AtomicBool>>,
+    lines: Option<LineSink>,
+}
+
+impl Runner {
+    /// A runner that logs nowhere.
+    pub fn new() -> Self {
+        Runner::default()
+    }
+
+    /// Appends every command, its outcome and its output to `file`.
+    pub fn with_log(mut self, file: std::fs::File) -> Self {
+        self.log = Some(Arc::new(Mutex::new(file)));
+        self
+    }
+
+    /// Kills the running program and fails with [`RunError::Interrupted`] once `flag` is set.
+    pub fn with_interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = Some(flag);
+        self
+    }
+
+    /// Sends each line the program writes (stdout and stderr) to `sink` as it arrives.
+    pub fn with_lines(mut self, sink: LineSink) -> Self {
+        self.lines = Some(sink);
+        self
+    }
+
+    fn log(&self, text: &str) {
+        if let Some(f) = &self.log {
+            if let Ok(mut f) = f.lock() {
+                let _ = writeln!(f, "{text}");
+            }
+        }
+    }
+
+    /// Runs `cmd` to the end. Fails unless it exits 0.
+    pub fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+        let shown = cmd.display();
+        if which(&cmd.program).is_none() {
+            return Err(RunError::NotFound { program: cmd.program.to_string_lossy().into_owned() });
+        }
+        self.log(&format!("$ {shown}"));
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        for (k, v, _) in &cmd.env {
+            c.env(k, v);
+        }
+        if let Some(d) = &cmd.cwd {
+            c.current_dir(d);
+        }
+        // Its own process group, so that a timeout or an interrupt kills it and its children;
+        // and a parent-death signal, so that it does not outlive a killed liveboot.
+        c.process_group(0);
+        // SAFETY: prctl is async-signal-safe; it only sets a flag on the child process.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let start = Instant::now();
+        let mut child = c.spawn().map_err(|error| RunError::Spawn { command: shown.clone(), error })?;
+        if let (Some(bytes), Some(mut pipe)) = (cmd.stdin.clone(), child.stdin.take()) {
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        let out = collect(child.stdout.take().expect("piped"), self.lines.clone());
+        let err = collect(child.stderr.take().expect("piped"), self.lines.clone());
+        let pgid = child.id() as i32;
+        let kill_group = || {
+            // SAFETY: signalling a process group we created; a stale id fails harmlessly.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        };
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(|error| RunError::Spawn { command: shown.clone(), error })? {
+                break status;
+            }
+            if self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                kill_group();
+                let _ = child.wait();
+                self.log("  interrupted");
+                return Err(RunError::Interrupted { command: shown });
+            }
+            if let Some(t) = cmd.timeout {
+                if start.elapsed() > t {
+                    kill_group();
+                    let _ = child.wait();
+                    self.log(&format!("  timed out after {} s", t.as_secs()));
+                    return Err(RunError::TimedOut { command: shown, after: t });
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stdout = out.join().unwrap_or_default();
+        let stderr = err.join().unwrap_or_default();
+        let elapsed = start.elapsed();
+        self.log(&format!("  {status} after {:.1} s", elapsed.as_secs_f64()));
+        if !stderr.is_empty() {
+            self.log(&String::from_utf8_lossy(&stderr));
+        }
+        if !status.success() {
+            return Err(RunError::Failed { command: shown, status, stderr_tail: tail(&stderr, 20) });
+        }
+        Ok(Output { stdout, stderr, elapsed })
+    }
+}
+
+fn collect(mut pipe: impl Read + Send + 'static, lines: Option<LineSink>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 8192];
+        let mut start = 0;
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            if let Some(sink) = &lines {
+                while let Some(i) = all[start..].iter().position(|b| *b == b'\n' || *b == b'\r') {
+                    let line = String::from_utf8_lossy(&all[start..start + i]).trim().to_string();
+                    if !line.is_empty() {
+                        sink(&line);
+                    }
+                    start += i + 1;
+                }
+            }
+        }
+        all
+    })
+}
+
+fn tail(bytes: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    all[all.len().saturating_sub(lines)..].iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// The full path of a program found on PATH (or the path itself when it has a slash).
+pub fn which(program: &OsStr) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if p.components().count() > 1 {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|c| c.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_and_failure_carry_what_the_program_said() {
+        let r = Runner::new();
+        let ok = r.run(&Cmd::new("sh").args(["-c", "echo out; echo err >&2"])).unwrap();
+        assert_eq!(ok.stdout_text(), "out\n");
+        let e = r.run(&Cmd::new("sh").args(["-c", "echo first >&2; echo 'the reason' >&2; exit 3"])).unwrap_err().to_string();
+        assert!(e.contains("failed (exit status: 3)") && e.contains("  | the reason"), "{e}");
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        let dir = std::env::temp_dir().join(format!("runner-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("grandchild-survived");
+        let script = format!("(sleep 1; touch {}) & sleep 30", marker.display());
+        let e = Runner::new().run(&Cmd::new("sh").args(["-c", &script]).timeout(Duration::from_millis(200))).unwrap_err();
+        assert!(matches!(e, RunError::TimedOut { .. }), "{e}");
+        std::thread::sleep(Duration::from_millis(1300));
+        assert!(!marker.exists(), "a grandchild outlived the timeout");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_program() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            f.store(true, Ordering::SeqCst);
+        });
+        let start = Instant::now();
+        let e = Runner::new().with_interrupt(flag).run(&Cmd::new("sleep").arg("30")).unwrap_err();
+        assert!(matches!(e, RunError::Interrupted { .. }) && start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_the_shown_command() {
+        let c = Cmd::new("ipmitool").arg("-E").secret_env("IPMI_PASSWORD", "hunter2").env("LANG", "C");
+        assert_eq!(c.display(), "IPMI_PASSWORD=<hidden> LANG=C ipmitool -E");
+    }
+
+    #[test]
+    fn a_missing_program_says_how_to_get_it() {
+        let e = Runner::new().run(&Cmd::new("no-such-program-liveboot")).unwrap_err().to_string();
+        assert!(e.contains("is not installed") && e.contains("cargo xtask deps"), "{e}");
+    }
+}
