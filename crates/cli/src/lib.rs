@@ -48,6 +48,18 @@ pub enum Command {
         after_help = "Examples:\n  liveboot check\n  liveboot check debian12 u22 --inventory examples/inventory.yaml"
     )]
     Check(CheckArgs),
+    /// Build a recipe's artifacts (live ISO, PXE bundle, manifest.json, SHA256SUMS) into out/<recipe>/.
+    ///
+    /// Stages are cached by the hash of their inputs: a second build with nothing changed reuses
+    /// everything, and changing the kernel arguments reruns only the boot menus and the ISO.
+    /// SOURCE_DATE_EPOCH comes from --source-date-epoch, else the environment, else the time of
+    /// the last git commit that touched the recipe's files (else their newest modification time).
+    /// Needs root: the root filesystem holds files of other owners, device nodes and file
+    /// capabilities.
+    #[command(
+        after_help = "Examples:\n  sudo liveboot build debian12\n  liveboot build debian12 --json | jq '.stages[] | select(.ran)'"
+    )]
+    Build(BuildArgs),
     /// Write NoCloud seed images (cidata ISO 9660) for nodes of the inventory.
     ///
     /// One image per node, named cidata-<node>.iso, holding user-data (slice keys for root and
@@ -70,6 +82,24 @@ pub struct PlanArgs {
     /// SOURCE_DATE_EPOCH to pin in the plan (defaults to the environment's).
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Recipe name (recipes/<name>.yaml) or path to a recipe file.
+    pub recipe: String,
+    /// Stage cache folder [default: <project>/.cache/liveboot].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Output folder; artifacts go to <out>/<recipe>/ [default: <project>/out].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// SOURCE_DATE_EPOCH to pin (seconds since 1970).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    pub source_date_epoch: Option<u64>,
+    /// Print the build report as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +215,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 &PlanOptions {
                     templates,
                     source_date_epoch: a.source_date_epoch,
+                    tools: tool_versions(),
                 },
             )
             .map_err(Failure::input)?;
@@ -199,7 +230,208 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Check(a) => check(&recipes, &templates, a),
+        Command::Build(a) => build(&project, &recipes, &templates, a),
         Command::Seed(a) => seed(&templates, a),
+    }
+}
+
+/// Versions of the host packages the stages use (empty when dpkg is not there to ask).
+fn tool_versions() -> std::collections::BTreeMap<String, String> {
+    let cmd = liveboot_runner::Cmd::new("dpkg-query")
+        .args(["-W", "-f=${Package} ${Version}\\n"])
+        .args(liveboot_recipe::plan::TOOL_PACKAGES);
+    // dpkg-query exits 1 when some package is not installed but still lists the others.
+    let out = match liveboot_runner::Runner::new().run(&cmd) {
+        Ok(o) => o.stdout_text(),
+        Err(liveboot_runner::RunError::Failed { .. }) | Err(_) => String::new(),
+    };
+    out.lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(p, v)| (p.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Set by SIGINT/SIGTERM; the runner kills the running program and the build stops cleanly.
+static INTERRUPT: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+extern "C" fn on_signal(_: libc::c_int) {
+    if let Some(flag) = INTERRUPT.get() {
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    INTERRUPT
+        .get_or_init(|| {
+            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            // SAFETY: the handler only stores to an atomic flag.
+            unsafe {
+                libc::signal(libc::SIGINT, handler);
+                libc::signal(libc::SIGTERM, handler);
+            }
+            Default::default()
+        })
+        .clone()
+}
+
+/// SOURCE_DATE_EPOCH from the recipe's inputs: the last git commit touching its files, else
+/// their newest modification time. Never the clock.
+fn default_epoch(project: &Path, files: &[PathBuf]) -> u64 {
+    let dir = if project.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        project
+    };
+    let cmd = liveboot_runner::Cmd::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["log", "-1", "--format=%ct", "--"])
+        .args(
+            files
+                .iter()
+                .map(|f| f.strip_prefix(dir).unwrap_or(f).to_path_buf()),
+        );
+    if let Ok(out) = liveboot_runner::Runner::new().run(&cmd) {
+        if let Ok(t) = out.stdout_text().trim().parse() {
+            return t;
+        }
+    }
+    files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok()?.modified().ok())
+        .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .max()
+        .unwrap_or(0)
+}
+
+fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Result<(), Failure> {
+    let recipe = liveboot_recipe::load_by_name(recipes, &a.recipe).map_err(Failure::input)?;
+    if !matches!(recipe.spec.source, liveboot_recipe::Source::Bootstrap(_)) {
+        return Err(Failure::input(format!(
+            "{}: building '{}' recipes is not implemented yet; today `liveboot build` builds `source: bootstrap` (Debian) recipes\n  help: `liveboot plan {}` shows what the build will run",
+            recipe.file.display(),
+            recipe.spec.source.kind(),
+            recipe.spec.name
+        )));
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Failure::input("building needs root: the root filesystem holds files of other owners, device nodes and file capabilities\n  help: run it with sudo"));
+    }
+    let mut files = vec![recipe.file.clone()];
+    files.extend(recipe.extends.iter().cloned());
+    for (i, o) in recipe.spec.overlay.iter().enumerate() {
+        files.push(recipe.resolve(&["overlay".into(), i.into(), "src".into()], &o.src));
+    }
+    let epoch = a
+        .source_date_epoch
+        .unwrap_or_else(|| default_epoch(project, &files));
+    let p = plan(
+        &recipe,
+        &PlanOptions {
+            templates: templates.to_path_buf(),
+            source_date_epoch: Some(epoch),
+            tools: tool_versions(),
+        },
+    )
+    .map_err(Failure::input)?;
+    let cache = a.cache.unwrap_or_else(|| project.join(".cache/liveboot"));
+    let out = a.out.unwrap_or_else(|| project.join("out"));
+    std::fs::create_dir_all(&cache).map_err(|e| {
+        Failure::input(format!(
+            "{}: cannot create the cache folder: {e}",
+            cache.display()
+        ))
+    })?;
+    let log_path = cache.join(format!("build-{}.log", p.recipe));
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| Failure::input(format!("{}: {e}", log_path.display())))?;
+    let interrupt = interrupt_flag();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let started = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+    let s2 = started.clone();
+    let lines: liveboot_runner::LineSink = std::sync::Arc::new(move |line: &str| {
+        if tty {
+            let t = s2.lock().map(|s| s.elapsed().as_secs()).unwrap_or(0);
+            let short: String = line.chars().take(90).collect();
+            eprint!("\r\x1b[K      {:>2}:{:02} {short}", t / 60, t % 60);
+        }
+    });
+    let runner = liveboot_runner::Runner::new()
+        .with_log(log)
+        .with_interrupt(interrupt.clone())
+        .with_lines(lines);
+    let progress = std::sync::Arc::new(move |e: liveboot_image::Event| {
+        use liveboot_image::Event;
+        let clear = if tty { "\r\x1b[K" } else { "" };
+        match e {
+            Event::Reused {
+                index,
+                total,
+                stage,
+            } => eprintln!("{clear}[{}/{total}] {stage:<10} reused", index + 1),
+            Event::Started {
+                index,
+                total,
+                stage,
+            } => {
+                if let Ok(mut s) = started.lock() {
+                    *s = std::time::Instant::now();
+                }
+                eprintln!("{clear}[{}/{total}] {stage:<10} running", index + 1)
+            }
+            Event::Finished {
+                index,
+                total,
+                stage,
+                elapsed,
+            } => eprintln!(
+                "{clear}[{}/{total}] {stage:<10} ran in {:.1} s",
+                index + 1,
+                elapsed.as_secs_f64()
+            ),
+        }
+    });
+    let opts = liveboot_image::BuildOptions {
+        cache,
+        out,
+        templates: templates.to_path_buf(),
+        runner,
+        interrupt,
+        progress,
+    };
+    match liveboot_image::build(&p, &opts) {
+        Ok(report) => {
+            if a.json {
+                out!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serializes")
+                );
+            } else {
+                for art in &report.manifest.artifacts {
+                    out!(
+                        "{}  {}",
+                        &art.sha256[..16],
+                        report.out.join(&art.name).display()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(e) if e.interrupted => Err(Failure {
+            message: format!(
+                "{e}; nothing was left at a final path (log: {})",
+                log_path.display()
+            ),
+            code: 130,
+        }),
+        Err(e) => Err(Failure::input(format!(
+            "{e}\n  log: {}",
+            log_path.display()
+        ))),
     }
 }
 
@@ -228,6 +460,7 @@ fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> 
                     &PlanOptions {
                         templates: templates.to_path_buf(),
                         source_date_epoch: None,
+                        tools: Default::default(),
                     },
                 )
                 .map(|_| ())

@@ -43,7 +43,7 @@ fn every_shipped_recipe_plans_for_people_and_for_scripts() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a == &format!("{r}.iso")));
+            .any(|a| a["name"] == format!("{r}.iso").as_str()));
     }
 }
 

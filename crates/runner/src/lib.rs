@@ -33,7 +33,14 @@ pub struct Cmd {
 impl Cmd {
     /// A command running `program`.
     pub fn new(program: impl AsRef<OsStr>) -> Self {
-        Cmd { program: program.as_ref().into(), args: Vec::new(), env: Vec::new(), cwd: None, timeout: None, stdin: None }
+        Cmd {
+            program: program.as_ref().into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            timeout: None,
+            stdin: None,
+        }
     }
 
     /// Adds one argument.
@@ -44,7 +51,8 @@ impl Cmd {
 
     /// Adds arguments.
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Self {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().into()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().into()));
         self
     }
 
@@ -88,7 +96,17 @@ impl Cmd {
         let mut parts: Vec<String> = self
             .env
             .iter()
-            .map(|(k, v, secret)| format!("{}={}", k.to_string_lossy(), if *secret { "<hidden>".into() } else { quote(&v.to_string_lossy()) }))
+            .map(|(k, v, secret)| {
+                format!(
+                    "{}={}",
+                    k.to_string_lossy(),
+                    if *secret {
+                        "<hidden>".into()
+                    } else {
+                        quote(&v.to_string_lossy())
+                    }
+                )
+            })
             .collect();
         parts.push(quote(&self.program.to_string_lossy()));
         parts.extend(self.args.iter().map(|a| quote(&a.to_string_lossy())));
@@ -97,7 +115,10 @@ impl Cmd {
 }
 
 fn quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -128,9 +149,16 @@ pub enum RunError {
     /// The program is not installed.
     NotFound { program: String },
     /// It could not be started.
-    Spawn { command: String, error: std::io::Error },
+    Spawn {
+        command: String,
+        error: std::io::Error,
+    },
     /// It ran and failed.
-    Failed { command: String, status: ExitStatus, stderr_tail: String },
+    Failed {
+        command: String,
+        status: ExitStatus,
+        stderr_tail: String,
+    },
     /// It ran longer than its timeout and was killed.
     TimedOut { command: String, after: Duration },
     /// The user interrupted the run; the program was killed.
@@ -144,14 +172,22 @@ impl std::fmt::Display for RunError {
                 write!(f, "{program} is not installed\n  help: run `cargo xtask deps` (or install the Debian package that provides it)")
             }
             RunError::Spawn { command, error } => write!(f, "cannot start `{command}`: {error}"),
-            RunError::Failed { command, status, stderr_tail } => {
+            RunError::Failed {
+                command,
+                status,
+                stderr_tail,
+            } => {
                 write!(f, "`{command}` failed ({status})")?;
                 if !stderr_tail.is_empty() {
                     write!(f, "; its last output:\n{stderr_tail}")?;
                 }
                 Ok(())
             }
-            RunError::TimedOut { command, after } => write!(f, "`{command}` did not finish within {} s and was killed", after.as_secs()),
+            RunError::TimedOut { command, after } => write!(
+                f,
+                "`{command}` did not finish within {} s and was killed",
+                after.as_secs()
+            ),
             RunError::Interrupted { command } => write!(f, "interrupted while running `{command}`"),
         }
     }
@@ -206,12 +242,20 @@ impl Runner {
     pub fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
         let shown = cmd.display();
         if which(&cmd.program).is_none() {
-            return Err(RunError::NotFound { program: cmd.program.to_string_lossy().into_owned() });
+            return Err(RunError::NotFound {
+                program: cmd.program.to_string_lossy().into_owned(),
+            });
         }
         self.log(&format!("$ {shown}"));
         let mut c = Command::new(&cmd.program);
-        c.args(&cmd.args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        c.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        c.args(&cmd.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         for (k, v, _) in &cmd.env {
             c.env(k, v);
         }
@@ -231,7 +275,10 @@ impl Runner {
             });
         }
         let start = Instant::now();
-        let mut child = c.spawn().map_err(|error| RunError::Spawn { command: shown.clone(), error })?;
+        let mut child = c.spawn().map_err(|error| RunError::Spawn {
+            command: shown.clone(),
+            error,
+        })?;
         if let (Some(bytes), Some(mut pipe)) = (cmd.stdin.clone(), child.stdin.take()) {
             std::thread::spawn(move || {
                 let _ = pipe.write_all(&bytes);
@@ -247,10 +294,17 @@ impl Runner {
             }
         };
         let status = loop {
-            if let Some(status) = child.try_wait().map_err(|error| RunError::Spawn { command: shown.clone(), error })? {
+            if let Some(status) = child.try_wait().map_err(|error| RunError::Spawn {
+                command: shown.clone(),
+                error,
+            })? {
                 break status;
             }
-            if self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            if self
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
                 kill_group();
                 let _ = child.wait();
                 self.log("  interrupted");
@@ -261,7 +315,10 @@ impl Runner {
                     kill_group();
                     let _ = child.wait();
                     self.log(&format!("  timed out after {} s", t.as_secs()));
-                    return Err(RunError::TimedOut { command: shown, after: t });
+                    return Err(RunError::TimedOut {
+                        command: shown,
+                        after: t,
+                    });
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -274,13 +331,24 @@ impl Runner {
             self.log(&String::from_utf8_lossy(&stderr));
         }
         if !status.success() {
-            return Err(RunError::Failed { command: shown, status, stderr_tail: tail(&stderr, 20) });
+            return Err(RunError::Failed {
+                command: shown,
+                status,
+                stderr_tail: tail(&stderr, 20),
+            });
         }
-        Ok(Output { stdout, stderr, elapsed })
+        Ok(Output {
+            stdout,
+            stderr,
+            elapsed,
+        })
     }
 }
 
-fn collect(mut pipe: impl Read + Send + 'static, lines: Option<LineSink>) -> std::thread::JoinHandle<Vec<u8>> {
+fn collect(
+    mut pipe: impl Read + Send + 'static,
+    lines: Option<LineSink>,
+) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut buf = [0u8; 8192];
@@ -292,7 +360,9 @@ fn collect(mut pipe: impl Read + Send + 'static, lines: Option<LineSink>) -> std
             all.extend_from_slice(&buf[..n]);
             if let Some(sink) = &lines {
                 while let Some(i) = all[start..].iter().position(|b| *b == b'\n' || *b == b'\r') {
-                    let line = String::from_utf8_lossy(&all[start..start + i]).trim().to_string();
+                    let line = String::from_utf8_lossy(&all[start..start + i])
+                        .trim()
+                        .to_string();
                     if !line.is_empty() {
                         sink(&line);
                     }
@@ -307,7 +377,11 @@ fn collect(mut pipe: impl Read + Send + 'static, lines: Option<LineSink>) -> std
 fn tail(bytes: &[u8], lines: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..].iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The full path of a program found on PATH (or the path itself when it has a slash).
@@ -316,7 +390,9 @@ pub fn which(program: &OsStr) -> Option<PathBuf> {
     if p.components().count() > 1 {
         return p.is_file().then(|| p.to_path_buf());
     }
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|c| c.is_file())
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|c| c.is_file())
 }
 
 #[cfg(test)]
@@ -326,10 +402,18 @@ mod tests {
     #[test]
     fn output_and_failure_carry_what_the_program_said() {
         let r = Runner::new();
-        let ok = r.run(&Cmd::new("sh").args(["-c", "echo out; echo err >&2"])).unwrap();
+        let ok = r
+            .run(&Cmd::new("sh").args(["-c", "echo out; echo err >&2"]))
+            .unwrap();
         assert_eq!(ok.stdout_text(), "out\n");
-        let e = r.run(&Cmd::new("sh").args(["-c", "echo first >&2; echo 'the reason' >&2; exit 3"])).unwrap_err().to_string();
-        assert!(e.contains("failed (exit status: 3)") && e.contains("  | the reason"), "{e}");
+        let e = r
+            .run(&Cmd::new("sh").args(["-c", "echo first >&2; echo 'the reason' >&2; exit 3"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("failed (exit status: 3)") && e.contains("  | the reason"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -338,7 +422,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let marker = dir.join("grandchild-survived");
         let script = format!("(sleep 1; touch {}) & sleep 30", marker.display());
-        let e = Runner::new().run(&Cmd::new("sh").args(["-c", &script]).timeout(Duration::from_millis(200))).unwrap_err();
+        let e = Runner::new()
+            .run(
+                &Cmd::new("sh")
+                    .args(["-c", &script])
+                    .timeout(Duration::from_millis(200)),
+            )
+            .unwrap_err();
         assert!(matches!(e, RunError::TimedOut { .. }), "{e}");
         std::thread::sleep(Duration::from_millis(1300));
         assert!(!marker.exists(), "a grandchild outlived the timeout");
@@ -354,19 +444,33 @@ mod tests {
             f.store(true, Ordering::SeqCst);
         });
         let start = Instant::now();
-        let e = Runner::new().with_interrupt(flag).run(&Cmd::new("sleep").arg("30")).unwrap_err();
-        assert!(matches!(e, RunError::Interrupted { .. }) && start.elapsed() < Duration::from_secs(5));
+        let e = Runner::new()
+            .with_interrupt(flag)
+            .run(&Cmd::new("sleep").arg("30"))
+            .unwrap_err();
+        assert!(
+            matches!(e, RunError::Interrupted { .. }) && start.elapsed() < Duration::from_secs(5)
+        );
     }
 
     #[test]
     fn secrets_stay_out_of_the_shown_command() {
-        let c = Cmd::new("ipmitool").arg("-E").secret_env("IPMI_PASSWORD", "hunter2").env("LANG", "C");
+        let c = Cmd::new("ipmitool")
+            .arg("-E")
+            .secret_env("IPMI_PASSWORD", "hunter2")
+            .env("LANG", "C");
         assert_eq!(c.display(), "IPMI_PASSWORD=<hidden> LANG=C ipmitool -E");
     }
 
     #[test]
     fn a_missing_program_says_how_to_get_it() {
-        let e = Runner::new().run(&Cmd::new("no-such-program-liveboot")).unwrap_err().to_string();
-        assert!(e.contains("is not installed") && e.contains("cargo xtask deps"), "{e}");
+        let e = Runner::new()
+            .run(&Cmd::new("no-such-program-liveboot"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("is not installed") && e.contains("cargo xtask deps"),
+            "{e}"
+        );
     }
 }

@@ -1,0 +1,371 @@
+//! The actions of a stage, executed. Errors are messages for people: what failed and where.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use liveboot_recipe::plan::{Action, Plan, Stage};
+use liveboot_runner::{Cmd, Runner};
+
+/// What an action may refer to.
+pub(crate) struct Context<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) stage: &'a Stage,
+    /// The stage's own (temporary) output folder.
+    pub(crate) own: &'a Path,
+    pub(crate) cache: &'a Path,
+    pub(crate) templates: &'a Path,
+    pub(crate) runner: &'a Runner,
+    pub(crate) epoch: u64,
+}
+
+impl Context<'_> {
+    /// Replaces `{self}`, `{cache}` and `{STAGE}` (a stage this one comes after) in `text`.
+    pub(crate) fn expand(&self, text: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                out.push_str(&rest[open..]);
+                return Ok(out);
+            };
+            let name = &after[..close];
+            let path = match name {
+                "self" => Some(self.own.to_path_buf()),
+                "cache" => Some(self.cache.to_path_buf()),
+                _ if self.stage.after.iter().any(|a| a == name) => {
+                    let s = self
+                        .plan
+                        .stages
+                        .iter()
+                        .find(|s| s.name == name)
+                        .ok_or_else(|| format!("unknown stage '{name}'"))?;
+                    Some(crate::stage_dir(self.cache, s))
+                }
+                _ => None,
+            };
+            match path {
+                Some(p) => out.push_str(&p.to_string_lossy()),
+                None => out.push_str(&rest[open..open + close + 2]),
+            }
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn path(&self, text: &str) -> Result<PathBuf, String> {
+        self.expand(text).map(PathBuf::from)
+    }
+}
+
+/// Removes a file, a symbolic link or a whole folder; missing is fine. Never follows links.
+pub(crate) fn remove_all(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+    }
+}
+
+/// Refuses a destination inside a root filesystem tree whose way there crosses a symbolic link
+/// with an absolute target: following it would write on the build host.
+fn check_inside(own: &Path, dest: &Path) -> Result<(), String> {
+    let Ok(rel) = dest.strip_prefix(own) else {
+        return Ok(());
+    };
+    let mut p = own.to_path_buf();
+    let comps: Vec<Component> = rel.components().collect();
+    for c in &comps[..comps.len().saturating_sub(1)] {
+        p.push(c);
+        if let Ok(target) = std::fs::read_link(&p) {
+            if target.is_absolute() {
+                return Err(format!(
+                    "{} is a link to {}; refusing to write through it",
+                    p.display(),
+                    target.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces `dest` with `bytes`: removes it first, so a hard link into a cached stage (from
+/// a link tree) is never written through.
+fn replace_file(own: &Path, dest: &Path, bytes: &[u8], mode: Option<&str>) -> Result<(), String> {
+    check_inside(own, dest)?;
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    remove_all(dest).map_err(|e| format!("cannot replace {}: {e}", dest.display()))?;
+    std::fs::write(dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    if let Some(m) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        let bits = u32::from_str_radix(m, 8).map_err(|_| format!("bad mode {m}"))?;
+        std::fs::set_permissions(dest, std::fs::Permissions::from_mode(bits))
+            .map_err(|e| format!("cannot chmod {}: {e}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// Follows a link inside a root filesystem: absolute targets are taken from the tree's root.
+fn resolve_in(root: &Path, link: &Path) -> Result<PathBuf, String> {
+    let mut p = link.to_path_buf();
+    for _ in 0..16 {
+        match std::fs::read_link(&p) {
+            Ok(t) if t.is_absolute() => p = root.join(t.strip_prefix("/").unwrap_or(&t)),
+            Ok(t) => p = p.parent().unwrap_or(root).join(t),
+            Err(_) => return Ok(p),
+        }
+    }
+    Err(format!("{} is a loop of links", link.display()))
+}
+
+fn set_mtime(path: &Path, epoch: u64) -> Result<(), String> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("{} has a NUL byte", path.display()))?;
+    let t = libc::timespec {
+        tv_sec: epoch as libc::time_t,
+        tv_nsec: 0,
+    };
+    let times = [t, t];
+    // SAFETY: c is a valid NUL-terminated path; times points at two timespecs.
+    let r = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if r != 0 {
+        return Err(format!(
+            "cannot set the time of {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+fn pin_times(dir: &Path, epoch: u64) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    for e in entries {
+        let e = e.map_err(|e| e.to_string())?;
+        let p = e.path();
+        if e.file_type().map_err(|e| e.to_string())?.is_dir() {
+            pin_times(&p, epoch)?;
+        }
+        set_mtime(&p, epoch)?;
+    }
+    set_mtime(dir, epoch)
+}
+
+fn remove_glob(pattern: &Path) -> Result<(), String> {
+    let name = pattern
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.contains('*') {
+        return remove_all(pattern)
+            .map_err(|e| format!("cannot remove {}: {e}", pattern.display()));
+    }
+    let dir = pattern.parent().unwrap_or(Path::new("/"));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        if glob_match(&name, &e.file_name().to_string_lossy()) {
+            remove_all(&e.path())
+                .map_err(|err| format!("cannot remove {}: {err}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            name.starts_with(head)
+                && (0..=name.len() - head.len()).any(|i| {
+                    name.is_char_boundary(head.len() + i)
+                        && glob_match(tail, &name[head.len() + i..])
+                })
+        }
+    }
+}
+
+fn render(ctx: &Context, template: &str, vars: &serde_json::Value) -> Result<String, String> {
+    let path = ctx.templates.join(template);
+    let src = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.add_template_owned(template.to_string(), src)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let out = env
+        .get_template(template)
+        .and_then(|t| t.render(vars))
+        .map_err(|e| format!("{}:{}: {e}", path.display(), e.line().unwrap_or(0)))?;
+    Ok(if out.ends_with('\n') { out } else { out + "\n" })
+}
+
+/// Executes one action.
+pub(crate) fn execute(ctx: &Context, action: &Action) -> Result<(), String> {
+    let own = ctx.own;
+    match action {
+        Action::Run { argv, env } => {
+            let mut cmd = Cmd::new(ctx.expand(&argv[0])?);
+            for a in &argv[1..] {
+                cmd = cmd.arg(ctx.expand(a)?);
+            }
+            for (k, v) in env {
+                cmd = cmd.env(k, ctx.expand(v)?);
+            }
+            ctx.runner.run(&cmd).map(|_| ()).map_err(|e| e.to_string())
+        }
+        Action::Render {
+            template,
+            dest,
+            vars,
+        } => {
+            let text = render(ctx, template, vars)?;
+            replace_file(own, &ctx.path(dest)?, text.as_bytes(), None)
+        }
+        Action::Copy { src, dest, mode } => {
+            let src = ctx.path(src)?;
+            let bytes =
+                std::fs::read(&src).map_err(|e| format!("cannot read {}: {e}", src.display()))?;
+            let dest = ctx.path(dest)?;
+            replace_file(own, &dest, &bytes, mode.as_deref())?;
+            if mode.is_none() {
+                let perm = std::fs::metadata(&src)
+                    .map_err(|e| e.to_string())?
+                    .permissions();
+                std::fs::set_permissions(&dest, perm)
+                    .map_err(|e| format!("cannot chmod {}: {e}", dest.display()))?;
+            }
+            Ok(())
+        }
+        Action::Write {
+            dest,
+            content,
+            mode,
+        } => replace_file(own, &ctx.path(dest)?, content.as_bytes(), mode.as_deref()),
+        Action::MakeDir { path } => {
+            let p = ctx.path(path)?;
+            std::fs::create_dir_all(&p).map_err(|e| format!("cannot create {}: {e}", p.display()))
+        }
+        Action::Remove { paths } => paths.iter().try_for_each(|p| remove_glob(&ctx.path(p)?)),
+        Action::LinkTree { src, dest } => {
+            let cmd = Cmd::new("cp")
+                .args(["-a", "-l", "--"])
+                .arg(ctx.path(src)?)
+                .arg(ctx.path(dest)?);
+            ctx.runner.run(&cmd).map(|_| ()).map_err(|e| e.to_string())
+        }
+        Action::BootFiles { rootfs, dest } => {
+            let root = ctx.path(rootfs)?;
+            let dest = ctx.path(dest)?;
+            let kernel = resolve_in(&root, &root.join("vmlinuz"))?;
+            let initrd = resolve_in(&root, &root.join("initrd.img"))?;
+            for (from, to) in [(&kernel, "vmlinuz"), (&initrd, "initrd.img")] {
+                let bytes = std::fs::read(from).map_err(|e| {
+                    format!(
+                        "the root filesystem has no {to} ({}: {e}); is a kernel package installed?",
+                        from.display()
+                    )
+                })?;
+                replace_file(own, &dest.join(to), &bytes, Some("0644"))?;
+            }
+            let version = kernel
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("vmlinuz-"))
+                .unwrap_or("unknown");
+            replace_file(
+                own,
+                &dest.join("kernel-version"),
+                format!("{version}\n").as_bytes(),
+                None,
+            )
+        }
+        Action::Packages { rootfs, dest } => {
+            let root = ctx.path(rootfs)?;
+            let cmd = Cmd::new("dpkg-query")
+                .arg(format!(
+                    "--admindir={}",
+                    root.join("var/lib/dpkg").display()
+                ))
+                .args(["-W", "-f=${Package}\t${Version}\n"]);
+            let out = ctx.runner.run(&cmd).map_err(|e| e.to_string())?;
+            let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout)
+                .map_err(|e| e.to_string())?
+                .lines()
+                .collect();
+            lines.sort();
+            replace_file(
+                own,
+                &ctx.path(dest)?,
+                (lines.join("\n") + "\n").as_bytes(),
+                None,
+            )
+        }
+        Action::PinTimes { dir } => pin_times(&ctx.path(dir)?, ctx.epoch),
+        Action::Fetch { .. } | Action::Edit { .. } => Err(
+            "this action is not implemented yet: only Debian (bootstrap) recipes build today"
+                .to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_like_a_shell() {
+        assert!(glob_match("ssh_host_*", "ssh_host_rsa_key.pub"));
+        assert!(glob_match("*_key", "ssh_host_rsa_key"));
+        assert!(!glob_match("ssh_host_*", "sshd_config"));
+        assert!(glob_match("a*b*c", "aXXbYYc") && !glob_match("a*b*c", "aXXc"));
+    }
+
+    #[test]
+    fn links_resolve_inside_the_tree() {
+        let d = std::env::temp_dir().join(format!("lb-resolve-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("boot")).unwrap();
+        std::fs::write(d.join("boot/vmlinuz-6.1"), b"k").unwrap();
+        std::os::unix::fs::symlink("/boot/vmlinuz-6.1", d.join("vmlinuz")).unwrap();
+        std::os::unix::fs::symlink("boot/vmlinuz-6.1", d.join("vmlinuz.rel")).unwrap();
+        assert_eq!(
+            resolve_in(&d, &d.join("vmlinuz")).unwrap(),
+            d.join("boot/vmlinuz-6.1")
+        );
+        assert_eq!(
+            resolve_in(&d, &d.join("vmlinuz.rel")).unwrap(),
+            d.join("boot/vmlinuz-6.1")
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn writing_never_goes_through_an_absolute_link() {
+        let d = std::env::temp_dir().join(format!("lb-inside-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("rootfs")).unwrap();
+        std::os::unix::fs::symlink("/tmp", d.join("rootfs/etc")).unwrap();
+        let e = replace_file(&d, &d.join("rootfs/etc/motd"), b"x", None).unwrap_err();
+        assert!(e.contains("refusing to write through it"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,281 @@
+//! Executing a build plan.
+//!
+//! Each stage's output lives in `<cache>/stages/<name>-<key>/`. A stage that has such a folder
+//! is reused; otherwise it runs in `<cache>/stages/.tmp-<name>-<key>-<pid>/`, which is renamed
+//! to its final name only when every action succeeded. An interrupted or killed build therefore
+//! leaves only a temporary folder, which the next build removes, and never a half-made stage.
+//! Artifacts reach the output folder the same way: written under a temporary name, renamed.
+
+mod actions;
+mod publish;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use liveboot_recipe::plan::{Plan, Stage};
+use liveboot_runner::Runner;
+
+pub use publish::Manifest;
+
+/// Where a build reads and writes.
+#[derive(Clone)]
+pub struct BuildOptions {
+    /// Stage cache (`.cache/liveboot` of the project by default).
+    pub cache: PathBuf,
+    /// Output folder; artifacts go to `<out>/<recipe>/`.
+    pub out: PathBuf,
+    /// Templates folder.
+    pub templates: PathBuf,
+    /// Runs the external programs.
+    pub runner: Runner,
+    /// Set when the user interrupts; checked between actions.
+    pub interrupt: Arc<AtomicBool>,
+    /// Told about each stage as it starts and ends.
+    pub progress: Arc<dyn Fn(Event) + Send + Sync>,
+}
+
+/// What the builder reports as it goes.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A stage starts running.
+    Started {
+        index: usize,
+        total: usize,
+        stage: String,
+    },
+    /// A stage was found complete in the cache.
+    Reused {
+        index: usize,
+        total: usize,
+        stage: String,
+    },
+    /// A stage ran to the end.
+    Finished {
+        index: usize,
+        total: usize,
+        stage: String,
+        elapsed: Duration,
+    },
+}
+
+/// Why a build failed.
+#[derive(Debug)]
+pub struct BuildError {
+    /// The stage that failed, if any.
+    pub stage: Option<String>,
+    /// What happened.
+    pub message: String,
+    /// True when the user interrupted the build.
+    pub interrupted: bool,
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.stage {
+            Some(s) => write!(f, "stage '{s}' failed: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl BuildError {
+    fn at(stage: &str, message: impl ToString) -> Self {
+        BuildError {
+            stage: Some(stage.to_string()),
+            message: message.to_string(),
+            interrupted: false,
+        }
+    }
+
+    fn io(what: &str, path: &Path, e: std::io::Error) -> Self {
+        BuildError {
+            stage: None,
+            message: format!("{what} {}: {e}", path.display()),
+            interrupted: false,
+        }
+    }
+}
+
+/// How each stage went.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageOutcome {
+    /// Stage name.
+    pub name: String,
+    /// Its key.
+    pub key: String,
+    /// Whether it ran in this build (false: reused from the cache).
+    pub ran: bool,
+    /// Seconds it took when it ran (0 when reused).
+    pub seconds: f64,
+}
+
+/// The result of a build.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    /// Per stage, in plan order.
+    pub stages: Vec<StageOutcome>,
+    /// The output folder of the recipe.
+    pub out: PathBuf,
+    /// The manifest written there.
+    pub manifest: Manifest,
+}
+
+/// Metadata kept inside each finished stage folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StageRecord {
+    pub(crate) name: String,
+    pub(crate) key: String,
+    pub(crate) seconds: f64,
+}
+
+const RECORD: &str = ".stage.json";
+
+/// The folder of a finished stage.
+pub fn stage_dir(cache: &Path, stage: &Stage) -> PathBuf {
+    cache
+        .join("stages")
+        .join(format!("{}-{}", stage.name, &stage.key[..16]))
+}
+
+/// Removes temporary stage folders left by builds that are no longer running.
+fn clean_stale(cache: &Path) -> Result<(), BuildError> {
+    let stages = cache.join("stages");
+    let Ok(entries) = std::fs::read_dir(&stages) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(".tmp-") else {
+            continue;
+        };
+        let pid: i32 = rest
+            .rsplit('-')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+        if !alive {
+            actions::remove_all(&e.path())
+                .map_err(|err| BuildError::io("cannot remove the stale", &e.path(), err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the plan: every stage whose folder is missing, in order; then publishes the artifacts.
+pub fn build(plan: &Plan, opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let epoch = plan.source_date_epoch.ok_or_else(|| BuildError {
+        stage: None,
+        message: "the plan has no SOURCE_DATE_EPOCH".into(),
+        interrupted: false,
+    })?;
+    std::fs::create_dir_all(opts.cache.join("stages"))
+        .map_err(|e| BuildError::io("cannot create", &opts.cache, e))?;
+    clean_stale(&opts.cache)?;
+    let total = plan.stages.len();
+    let mut outcomes = Vec::new();
+    for (index, stage) in plan.stages.iter().enumerate() {
+        let dir = stage_dir(&opts.cache, stage);
+        if dir.join(RECORD).is_file() {
+            (opts.progress)(Event::Reused {
+                index,
+                total,
+                stage: stage.name.clone(),
+            });
+            outcomes.push(StageOutcome {
+                name: stage.name.clone(),
+                key: stage.key.clone(),
+                ran: false,
+                seconds: 0.0,
+            });
+            continue;
+        }
+        (opts.progress)(Event::Started {
+            index,
+            total,
+            stage: stage.name.clone(),
+        });
+        let start = Instant::now();
+        let tmp = opts.cache.join("stages").join(format!(
+            ".tmp-{}-{}-{}",
+            stage.name,
+            &stage.key[..16],
+            std::process::id()
+        ));
+        if tmp.exists() {
+            actions::remove_all(&tmp).map_err(|e| BuildError::io("cannot remove", &tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| BuildError::io("cannot create", &tmp, e))?;
+        let ctx = actions::Context {
+            plan,
+            stage,
+            own: &tmp,
+            cache: &opts.cache,
+            templates: &opts.templates,
+            runner: &opts.runner,
+            epoch,
+        };
+        for action in &stage.actions {
+            if opts.interrupt.load(Ordering::SeqCst) {
+                let _ = actions::remove_all(&tmp);
+                return Err(BuildError {
+                    stage: Some(stage.name.clone()),
+                    message: "interrupted".into(),
+                    interrupted: true,
+                });
+            }
+            if let Err(e) = actions::execute(&ctx, action) {
+                let _ = actions::remove_all(&tmp);
+                let interrupted = opts.interrupt.load(Ordering::SeqCst);
+                return Err(BuildError {
+                    stage: Some(stage.name.clone()),
+                    message: e,
+                    interrupted,
+                });
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let record = StageRecord {
+            name: stage.name.clone(),
+            key: stage.key.clone(),
+            seconds,
+        };
+        std::fs::write(
+            tmp.join(RECORD),
+            serde_json::to_vec_pretty(&record).expect("serializes"),
+        )
+        .map_err(|e| BuildError::io("cannot write", &tmp, e))?;
+        if dir.exists() {
+            // A concurrent build finished the same stage first; its result is as good.
+            let _ = actions::remove_all(&tmp);
+        } else {
+            std::fs::rename(&tmp, &dir).map_err(|e| BuildError::io("cannot finish", &dir, e))?;
+        }
+        (opts.progress)(Event::Finished {
+            index,
+            total,
+            stage: stage.name.clone(),
+            elapsed: start.elapsed(),
+        });
+        outcomes.push(StageOutcome {
+            name: stage.name.clone(),
+            key: stage.key.clone(),
+            ran: true,
+            seconds,
+        });
+    }
+    let out = opts.out.join(&plan.recipe);
+    let manifest = publish::publish(plan, opts, &out, &outcomes)?;
+    Ok(BuildReport {
+        stages: outcomes,
+        out,
+        manifest,
+    })
+}
