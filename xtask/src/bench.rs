@@ -33,25 +33,13 @@ pub fn run(what: Bench) -> Result<()> {
         let args: Vec<String> = std::env::args().skip(1).collect();
         return crate::run(
             std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args([
-                    "run",
-                    "--quiet",
-                    "--release",
-                    "--locked",
-                    "-p",
-                    "xtask",
-                    "--",
-                ])
+                .args(["run", "--quiet", "--release", "--locked", "-p", "xtask", "--"])
                 .args(args),
         );
     }
     crate::deps::install()?;
     match what {
-        Bench::Seeds {
-            count,
-            peer_count,
-            dir,
-        } => seeds(count, peer_count, dir),
+        Bench::Seeds { count, peer_count, dir } => seeds(count, peer_count, dir),
     }
 }
 
@@ -64,38 +52,23 @@ struct Row {
 
 fn seeds(count: usize, peer_count: usize, dir: Option<std::path::PathBuf>) -> Result<()> {
     let root = crate::root();
-    let inv = liveboot_inventory::load(&root.join("examples/inventory.yaml"))
-        .map_err(|d| anyhow::anyhow!("{d}"))?;
-    let renderer =
-        SeedRenderer::new(&root.join("templates")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let inv = liveboot_inventory::load(&root.join("examples/inventory.yaml")).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let renderer = SeedRenderer::new(&root.join("templates")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let nodes: Vec<String> = inv.slices.values().flat_map(|s| s.nodes.clone()).collect();
-    let dir = dir.unwrap_or_else(|| {
-        if Path::new("/dev/shm").is_dir() {
-            "/dev/shm".into()
-        } else {
-            std::env::temp_dir()
-        }
-    });
-    let work = tempfile::tempdir_in(&dir)
-        .with_context(|| format!("cannot make a folder in {}", dir.display()))?;
+    let dir = dir.unwrap_or_else(|| if Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() });
+    let work = tempfile::tempdir_in(&dir).with_context(|| format!("cannot make a folder in {}", dir.display()))?;
     let fs = Command::new("stat")
         .args(["-f", "-c", "%T"])
         .arg(&dir)
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    println!(
-        "seeds written to {} ({fs}); inputs: the {} nodes of examples/inventory.yaml, in turn",
-        dir.display(),
-        nodes.len()
-    );
+    println!("seeds written to {} ({fs}); inputs: the {} nodes of examples/inventory.yaml, in turn", dir.display(), nodes.len());
 
     // The same inputs for both tools: each example node's rendered files, on disk.
     let mut inputs = Vec::new();
     for n in &nodes {
-        let seed = renderer
-            .render_node(&inv, n)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let seed = renderer.render_node(&inv, n).map_err(|e| anyhow::anyhow!("{e}"))?;
         let dir = work.path().join("in").join(n);
         std::fs::create_dir_all(&dir)?;
         for (name, data) in seed.files() {
@@ -129,12 +102,7 @@ fn seeds(count: usize, peer_count: usize, dir: Option<std::path::PathBuf>) -> Re
             bail!("cloud-localds failed: {status}");
         }
     }
-    rows.push(Row {
-        tool: "cloud-localds",
-        what: "files -> ISO on disk",
-        seeds: peer_count,
-        time: start.elapsed(),
-    });
+    rows.push(Row { tool: "cloud-localds", what: "files -> ISO on disk", seeds: peer_count, time: start.elapsed() });
 
     // liveboot from the same files: read, build the ISO in-process, write as `liveboot seed` does
     // (temporary files, one flush, renames).
@@ -145,21 +113,10 @@ fn seeds(count: usize, peer_count: usize, dir: Option<std::path::PathBuf>) -> Re
     for i in 0..count {
         let (n, dir) = &inputs[i % inputs.len()];
         let seed = seed_from_files(n, dir)?;
-        batch.push((
-            out.join(format!(
-                "{i}-{}",
-                seed_file_name(n, liveboot_seed::Format::Iso)
-            )),
-            seed.to_iso(),
-        ));
+        batch.push((out.join(format!("{i}-{}", seed_file_name(n, liveboot_seed::Format::Iso))), seed.to_iso()));
     }
     write_batch(&batch)?;
-    rows.push(Row {
-        tool: "liveboot",
-        what: "files -> ISO on disk",
-        seeds: count,
-        time: start.elapsed(),
-    });
+    rows.push(Row { tool: "liveboot", what: "files -> ISO on disk", seeds: count, time: start.elapsed() });
 
     // liveboot end to end: render from the inventory and templates, then the same.
     let out = work.path().join("liveboot-render");
@@ -168,41 +125,17 @@ fn seeds(count: usize, peer_count: usize, dir: Option<std::path::PathBuf>) -> Re
     let mut batch = Vec::with_capacity(count);
     for i in 0..count {
         let n = &nodes[i % nodes.len()];
-        let seed = renderer
-            .render_node(&inv, n)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        batch.push((
-            out.join(format!(
-                "{i}-{}",
-                seed_file_name(n, liveboot_seed::Format::Iso)
-            )),
-            seed.to_iso(),
-        ));
+        let seed = renderer.render_node(&inv, n).map_err(|e| anyhow::anyhow!("{e}"))?;
+        batch.push((out.join(format!("{i}-{}", seed_file_name(n, liveboot_seed::Format::Iso))), seed.to_iso()));
     }
     write_batch(&batch)?;
-    rows.push(Row {
-        tool: "liveboot",
-        what: "render + ISO on disk",
-        seeds: count,
-        time: start.elapsed(),
-    });
+    rows.push(Row { tool: "liveboot", what: "render + ISO on disk", seeds: count, time: start.elapsed() });
 
     let peer = rows[0].seeds as f64 / rows[0].time.as_secs_f64();
-    println!(
-        "{:<14} {:<22} {:>7} {:>9} {:>10} {:>9}",
-        "tool", "work", "seeds", "seconds", "seeds/s", "vs peer"
-    );
+    println!("{:<14} {:<22} {:>7} {:>9} {:>10} {:>9}", "tool", "work", "seeds", "seconds", "seeds/s", "vs peer");
     for r in &rows {
         let rate = r.seeds as f64 / r.time.as_secs_f64();
-        println!(
-            "{:<14} {:<22} {:>7} {:>9.3} {:>10.0} {:>8.1}x",
-            r.tool,
-            r.what,
-            r.seeds,
-            r.time.as_secs_f64(),
-            rate,
-            rate / peer
-        );
+        println!("{:<14} {:<22} {:>7} {:>9.3} {:>10.0} {:>8.1}x", r.tool, r.what, r.seeds, r.time.as_secs_f64(), rate, rate / peer);
     }
     Ok(())
 }
@@ -210,12 +143,7 @@ fn seeds(count: usize, peer_count: usize, dir: Option<std::path::PathBuf>) -> Re
 fn seed_from_files(node: &str, dir: &Path) -> Result<Seed> {
     let read = |name: &str| std::fs::read_to_string(dir.join(name));
     let meta_data = read("meta-data")?;
-    let instance_id = meta_data
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("instance-id: "))
-        .unwrap_or_default()
-        .to_string();
+    let instance_id = meta_data.lines().next().and_then(|l| l.strip_prefix("instance-id: ")).unwrap_or_default().to_string();
     Ok(Seed {
         node: node.to_string(),
         user_data: read("user-data")?,

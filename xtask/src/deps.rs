@@ -8,45 +8,18 @@ use anyhow::{bail, Result};
 /// Debian packages and why each is needed.
 pub const PACKAGES: &[(&str, &str)] = &[
     ("xorriso", "writes the live ISOs; reads ISOs back in tests"),
-    (
-        "genisoimage",
-        "isoinfo, a second independent ISO reader for the seed tests",
-    ),
-    (
-        "cloud-image-utils",
-        "cloud-localds, the peer tool of the seed benchmark",
-    ),
-    (
-        "cloud-init",
-        "cloud-init's own schema check of every rendered user-data",
-    ),
-    (
-        "dosfstools",
-        "mkfs.fat for the EFI boot image; fsck.fat checks vfat seeds",
-    ),
-    (
-        "mtools",
-        "fills the EFI boot image; reads vfat seeds back in tests",
-    ),
+    ("genisoimage", "isoinfo, a second independent ISO reader for the seed tests"),
+    ("cloud-image-utils", "cloud-localds, the peer tool of the seed benchmark"),
+    ("cloud-init", "cloud-init's own schema check of every rendered user-data"),
+    ("dosfstools", "mkfs.fat for the EFI boot image; fsck.fat checks vfat seeds"),
+    ("mtools", "fills the EFI boot image; reads vfat seeds back in tests"),
     ("mmdebstrap", "bootstraps Debian root filesystems"),
-    (
-        "squashfs-tools",
-        "mksquashfs/unsquashfs for the live root filesystem",
-    ),
-    (
-        "isolinux",
-        "BIOS boot loader of the live ISOs (isolinux.bin, isohdpfx.bin)",
-    ),
+    ("squashfs-tools", "mksquashfs/unsquashfs for the live root filesystem"),
+    ("isolinux", "BIOS boot loader of the live ISOs (isolinux.bin, isohdpfx.bin)"),
     ("syslinux-common", "isolinux's modules (ldlinux.c32)"),
-    (
-        "grub-efi-amd64-bin",
-        "GRUB EFI modules for the ISO's EFI boot image",
-    ),
+    ("grub-efi-amd64-bin", "GRUB EFI modules for the ISO's EFI boot image"),
     ("grub-common", "grub-mkstandalone"),
-    (
-        "qemu-system-x86",
-        "boots the images in `liveboot try` and the end-to-end tests",
-    ),
+    ("qemu-system-x86", "boots the images in `liveboot try` and the end-to-end tests"),
     ("ovmf", "UEFI firmware for QEMU"),
     ("openssh-client", "ssh and ssh-keygen for `liveboot try`"),
 ];
@@ -60,10 +33,7 @@ fn installed(pkg: &str) -> bool {
 }
 
 fn candidate(pkg: &str) -> Option<String> {
-    let out = Command::new("apt-cache")
-        .args(["policy", pkg])
-        .output()
-        .ok()?;
+    let out = Command::new("apt-cache").args(["policy", pkg]).output().ok()?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.trim().strip_prefix("Candidate: ").map(str::to_string))
@@ -72,20 +42,12 @@ fn candidate(pkg: &str) -> Option<String> {
 
 /// Installs what is missing; does nothing (quickly) when all is there.
 pub fn install() -> Result<()> {
-    let missing: Vec<&str> = PACKAGES
-        .iter()
-        .map(|(p, _)| *p)
-        .filter(|p| !installed(p))
-        .collect();
+    let missing: Vec<&str> = PACKAGES.iter().map(|(p, _)| *p).filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
     eprintln!("xtask deps: installing {}", missing.join(" "));
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
     let apt = |args: &[String]| -> Result<()> {
         let mut cmd = if root {
             Command::new("apt-get")
@@ -97,18 +59,12 @@ pub fn install() -> Result<()> {
         cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         let status = cmd.status()?;
         if !status.success() {
-            bail!(
-                "apt-get {} failed ({status}); install these Debian packages by hand: {}",
-                args.join(" "),
-                missing.join(" ")
-            );
+            bail!("apt-get {} failed ({status}); install these Debian packages by hand: {}", args.join(" "), missing.join(" "));
         }
         Ok(())
     };
     apt(&["update".into(), "-q".into()])?;
-    let mut args: Vec<String> = ["install", "-y", "-q", "--no-install-recommends"]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = ["install", "-y", "-q", "--no-install-recommends"].map(String::from).to_vec();
     args.extend(missing.iter().map(|p| p.to_string()));
     if missing.contains(&"qemu-system-x86") {
         // The machine image may carry a newer qemu-utils (from backports) than Debian 12's

@@ -51,19 +51,13 @@ enum Task {
 
 /// The workspace root (xtask's parent folder).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// Runs a command in the workspace root, failing with its status.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: {cmd:?}");
-    let status = cmd
-        .current_dir(root())
-        .status()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd.current_dir(root()).status().with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed: {status}");
     }
@@ -91,19 +85,9 @@ fn main() -> Result<()> {
             deps::install()?;
             run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
             let bin = root().join("target/release/liveboot");
-            run(Command::new(&bin)
-                .arg("check")
-                .arg("--inventory")
-                .arg("examples/inventory.yaml"))?;
+            run(Command::new(&bin).arg("check").arg("--inventory").arg("examples/inventory.yaml"))?;
             run(Command::new(&bin).args(["plan", &recipe]))?;
-            run(Command::new(&bin).args([
-                "seed",
-                "--inventory",
-                "examples/inventory.yaml",
-                "--all",
-                "--out",
-                "out/seeds",
-            ]))
+            run(Command::new(&bin).args(["seed", "--inventory", "examples/inventory.yaml", "--all", "--out", "out/seeds"]))
         }
         Task::Bench { what } => bench::run(what),
         Task::Completions { dir } => {
@@ -115,8 +99,7 @@ fn main() -> Result<()> {
                 clap_complete::Shell::Elvish,
                 clap_complete::Shell::PowerShell,
             ] {
-                let path =
-                    clap_complete::generate_to(shell, &mut liveboot::command(), "liveboot", &dir)?;
+                let path = clap_complete::generate_to(shell, &mut liveboot::command(), "liveboot", &dir)?;
                 println!("{}", path.display());
             }
             Ok(())

@@ -14,21 +14,10 @@ use liveboot_seed::{seed_file_name, write_batch, SeedRenderer};
 /// Recipes (recipes/*.yaml) describe images; the inventory (inventory.yaml) describes nodes,
 /// their BMCs and the slices of users that share SSH keys.
 #[derive(Debug, Parser)]
-#[command(
-    name = "liveboot",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "liveboot", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// Project folder holding recipes/ and templates/.
-    #[arg(
-        short = 'C',
-        long,
-        global = true,
-        default_value = ".",
-        value_name = "DIR"
-    )]
+    #[arg(short = 'C', long, global = true, default_value = ".", value_name = "DIR")]
     pub project: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -44,9 +33,7 @@ pub enum Command {
     )]
     Plan(PlanArgs),
     /// Check recipes (all by default) and, with --inventory, an inventory; report every problem.
-    #[command(
-        after_help = "Examples:\n  liveboot check\n  liveboot check debian12 u22 --inventory examples/inventory.yaml"
-    )]
+    #[command(after_help = "Examples:\n  liveboot check\n  liveboot check debian12 u22 --inventory examples/inventory.yaml")]
     Check(CheckArgs),
     /// Build a recipe's artifacts (live ISO, PXE bundle, manifest.json, SHA256SUMS) into out/<recipe>/.
     ///
@@ -56,10 +43,17 @@ pub enum Command {
     /// the last git commit that touched the recipe's files (else their newest modification time).
     /// Needs root: the root filesystem holds files of other owners, device nodes and file
     /// capabilities.
-    #[command(
-        after_help = "Examples:\n  sudo liveboot build debian12\n  liveboot build debian12 --json | jq '.stages[] | select(.ran)'"
-    )]
+    #[command(after_help = "Examples:\n  sudo liveboot build debian12\n  liveboot build debian12 --json | jq '.stages[] | select(.ran)'")]
     Build(BuildArgs),
+    /// Boot a built image in QEMU with a throwaway seed and key, wait for SSH, run commands.
+    ///
+    /// Says how long SSH took to answer, checks that cloud-init finished and set the seed's
+    /// host name, runs the --exec commands, then powers the machine off. KVM is used when it
+    /// really works on this host (probed once, then remembered), else TCG.
+    #[command(
+        after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
+    )]
+    Try(TryArgs),
     /// Write NoCloud seed images (cidata ISO 9660) for nodes of the inventory.
     ///
     /// One image per node, named cidata-<node>.iso, holding user-data (slice keys for root and
@@ -100,6 +94,44 @@ pub struct BuildArgs {
     /// Print the build report as JSON on standard output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TryArgs {
+    /// A recipe (boots out/<recipe>/<recipe>.iso) or the path of an ISO image.
+    pub image: String,
+    /// Boot with UEFI firmware (OVMF) instead of BIOS.
+    #[arg(long)]
+    pub uefi: bool,
+    /// Attach the image as a USB stick instead of a CD.
+    #[arg(long)]
+    pub usb: bool,
+    /// Accelerator: auto (KVM when it works here, else TCG), kvm or tcg.
+    #[arg(long, value_enum, default_value_t = AccelArg::Auto)]
+    pub accel: AccelArg,
+    /// Seconds to wait for SSH.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// A command to run over SSH once the machine is up (repeat for several).
+    #[arg(long, value_name = "COMMAND")]
+    pub exec: Vec<String>,
+    /// Output folder the recipe's image is in [default: <project>/out].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Accelerator choice on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AccelArg {
+    /// KVM when a probe boot works, else TCG.
+    Auto,
+    /// Hardware virtualisation.
+    Kvm,
+    /// Software emulation.
+    Tcg,
 }
 
 #[derive(Debug, Args)]
@@ -175,10 +207,7 @@ pub struct Failure {
 
 impl Failure {
     fn input(message: impl ToString) -> Self {
-        Failure {
-            message: message.to_string(),
-            code: 1,
-        }
+        Failure { message: message.to_string(), code: 1 }
     }
 }
 
@@ -199,31 +228,16 @@ macro_rules! out {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     // "-C ." is the default: keep paths in messages short ("recipes/x.yaml", not "./recipes/x.yaml").
-    let project = if cli.project == Path::new(".") {
-        PathBuf::new()
-    } else {
-        cli.project
-    };
+    let project = if cli.project == Path::new(".") { PathBuf::new() } else { cli.project };
     let recipes = project.join("recipes");
     let templates = project.join("templates");
     match cli.command {
         Command::Plan(a) => {
-            let recipe =
-                liveboot_recipe::load_by_name(&recipes, &a.recipe).map_err(Failure::input)?;
-            let p = plan(
-                &recipe,
-                &PlanOptions {
-                    templates,
-                    source_date_epoch: a.source_date_epoch,
-                    tools: tool_versions(),
-                },
-            )
-            .map_err(Failure::input)?;
+            let recipe = liveboot_recipe::load_by_name(&recipes, &a.recipe).map_err(Failure::input)?;
+            let p = plan(&recipe, &PlanOptions { templates, source_date_epoch: a.source_date_epoch, tools: tool_versions() })
+                .map_err(Failure::input)?;
             if a.json {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(&p).expect("plan serializes")
-                );
+                out!("{}", serde_json::to_string_pretty(&p).expect("plan serializes"));
             } else {
                 out!("{p}");
             }
@@ -231,30 +245,25 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Check(a) => check(&recipes, &templates, a),
         Command::Build(a) => build(&project, &recipes, &templates, a),
+        Command::Try(a) => try_image(&project, &templates, a),
         Command::Seed(a) => seed(&templates, a),
     }
 }
 
 /// Versions of the host packages the stages use (empty when dpkg is not there to ask).
 fn tool_versions() -> std::collections::BTreeMap<String, String> {
-    let cmd = liveboot_runner::Cmd::new("dpkg-query")
-        .args(["-W", "-f=${Package} ${Version}\\n"])
-        .args(liveboot_recipe::plan::TOOL_PACKAGES);
+    let cmd =
+        liveboot_runner::Cmd::new("dpkg-query").args(["-W", "-f=${Package} ${Version}\\n"]).args(liveboot_recipe::plan::TOOL_PACKAGES);
     // dpkg-query exits 1 when some package is not installed but still lists the others.
     let out = match liveboot_runner::Runner::new().run(&cmd) {
         Ok(o) => o.stdout_text(),
         Err(liveboot_runner::RunError::Failed { .. }) | Err(_) => String::new(),
     };
-    out.lines()
-        .filter_map(|l| l.split_once(' '))
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(p, v)| (p.to_string(), v.to_string()))
-        .collect()
+    out.lines().filter_map(|l| l.split_once(' ')).filter(|(_, v)| !v.is_empty()).map(|(p, v)| (p.to_string(), v.to_string())).collect()
 }
 
 /// Set by SIGINT/SIGTERM; the runner kills the running program and the build stops cleanly.
-static INTERRUPT: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
-    std::sync::OnceLock::new();
+static INTERRUPT: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> = std::sync::OnceLock::new();
 
 extern "C" fn on_signal(_: libc::c_int) {
     if let Some(flag) = INTERRUPT.get() {
@@ -279,20 +288,12 @@ fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
 /// SOURCE_DATE_EPOCH from the recipe's inputs: the last git commit touching its files, else
 /// their newest modification time. Never the clock.
 fn default_epoch(project: &Path, files: &[PathBuf]) -> u64 {
-    let dir = if project.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        project
-    };
+    let dir = if project.as_os_str().is_empty() { Path::new(".") } else { project };
     let cmd = liveboot_runner::Cmd::new("git")
         .arg("-C")
         .arg(dir)
         .args(["log", "-1", "--format=%ct", "--"])
-        .args(
-            files
-                .iter()
-                .map(|f| f.strip_prefix(dir).unwrap_or(f).to_path_buf()),
-        );
+        .args(files.iter().map(|f| f.strip_prefix(dir).unwrap_or(f).to_path_buf()));
     if let Ok(out) = liveboot_runner::Runner::new().run(&cmd) {
         if let Ok(t) = out.stdout_text().trim().parse() {
             return t;
@@ -326,29 +327,14 @@ fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Resu
     for (i, o) in recipe.spec.overlay.iter().enumerate() {
         files.push(recipe.resolve(&["overlay".into(), i.into(), "src".into()], &o.src));
     }
-    let epoch = a
-        .source_date_epoch
-        .unwrap_or_else(|| default_epoch(project, &files));
-    let p = plan(
-        &recipe,
-        &PlanOptions {
-            templates: templates.to_path_buf(),
-            source_date_epoch: Some(epoch),
-            tools: tool_versions(),
-        },
-    )
-    .map_err(Failure::input)?;
+    let epoch = a.source_date_epoch.unwrap_or_else(|| default_epoch(project, &files));
+    let p = plan(&recipe, &PlanOptions { templates: templates.to_path_buf(), source_date_epoch: Some(epoch), tools: tool_versions() })
+        .map_err(Failure::input)?;
     let cache = a.cache.unwrap_or_else(|| project.join(".cache/liveboot"));
     let out = a.out.unwrap_or_else(|| project.join("out"));
-    std::fs::create_dir_all(&cache).map_err(|e| {
-        Failure::input(format!(
-            "{}: cannot create the cache folder: {e}",
-            cache.display()
-        ))
-    })?;
+    std::fs::create_dir_all(&cache).map_err(|e| Failure::input(format!("{}: cannot create the cache folder: {e}", cache.display())))?;
     let log_path = cache.join(format!("build-{}.log", p.recipe));
-    let log = std::fs::File::create(&log_path)
-        .map_err(|e| Failure::input(format!("{}: {e}", log_path.display())))?;
+    let log = std::fs::File::create(&log_path).map_err(|e| Failure::input(format!("{}: {e}", log_path.display())))?;
     let interrupt = interrupt_flag();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let started = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
@@ -360,78 +346,176 @@ fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Resu
             eprint!("\r\x1b[K      {:>2}:{:02} {short}", t / 60, t % 60);
         }
     });
-    let runner = liveboot_runner::Runner::new()
-        .with_log(log)
-        .with_interrupt(interrupt.clone())
-        .with_lines(lines);
+    let runner = liveboot_runner::Runner::new().with_log(log).with_interrupt(interrupt.clone()).with_lines(lines);
     let progress = std::sync::Arc::new(move |e: liveboot_image::Event| {
         use liveboot_image::Event;
         let clear = if tty { "\r\x1b[K" } else { "" };
         match e {
-            Event::Reused {
-                index,
-                total,
-                stage,
-            } => eprintln!("{clear}[{}/{total}] {stage:<10} reused", index + 1),
-            Event::Started {
-                index,
-                total,
-                stage,
-            } => {
+            Event::Reused { index, total, stage } => eprintln!("{clear}[{}/{total}] {stage:<10} reused", index + 1),
+            Event::Started { index, total, stage } => {
                 if let Ok(mut s) = started.lock() {
                     *s = std::time::Instant::now();
                 }
                 eprintln!("{clear}[{}/{total}] {stage:<10} running", index + 1)
             }
-            Event::Finished {
-                index,
-                total,
-                stage,
-                elapsed,
-            } => eprintln!(
-                "{clear}[{}/{total}] {stage:<10} ran in {:.1} s",
-                index + 1,
-                elapsed.as_secs_f64()
-            ),
+            Event::Finished { index, total, stage, elapsed } => {
+                eprintln!("{clear}[{}/{total}] {stage:<10} ran in {:.1} s", index + 1, elapsed.as_secs_f64())
+            }
         }
     });
-    let opts = liveboot_image::BuildOptions {
-        cache,
-        out,
-        templates: templates.to_path_buf(),
-        runner,
-        interrupt,
-        progress,
-    };
+    let opts = liveboot_image::BuildOptions { cache, out, templates: templates.to_path_buf(), runner, interrupt, progress };
     match liveboot_image::build(&p, &opts) {
         Ok(report) => {
             if a.json {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("serializes")
-                );
+                out!("{}", serde_json::to_string_pretty(&report).expect("serializes"));
             } else {
                 for art in &report.manifest.artifacts {
-                    out!(
-                        "{}  {}",
-                        &art.sha256[..16],
-                        report.out.join(&art.name).display()
-                    );
+                    out!("{}  {}", &art.sha256[..16], report.out.join(&art.name).display());
                 }
             }
             Ok(())
         }
-        Err(e) if e.interrupted => Err(Failure {
-            message: format!(
-                "{e}; nothing was left at a final path (log: {})",
-                log_path.display()
-            ),
-            code: 130,
-        }),
-        Err(e) => Err(Failure::input(format!(
-            "{e}\n  log: {}",
-            log_path.display()
-        ))),
+        Err(e) if e.interrupted => {
+            Err(Failure { message: format!("{e}; nothing was left at a final path (log: {})", log_path.display()), code: 130 })
+        }
+        Err(e) => Err(Failure::input(format!("{e}\n  log: {}", log_path.display()))),
+    }
+}
+
+#[derive(Serialize)]
+struct TryResult {
+    image: String,
+    firmware: liveboot_qemu::Firmware,
+    medium: liveboot_qemu::Medium,
+    accel: liveboot_qemu::Accel,
+    time_to_ssh_seconds: f64,
+    hostname: String,
+    cloud_init: String,
+    commands: Vec<TryCommand>,
+}
+
+#[derive(Serialize)]
+struct TryCommand {
+    command: String,
+    ok: bool,
+    output: String,
+}
+
+fn try_image(project: &Path, templates: &Path, a: TryArgs) -> Result<(), Failure> {
+    use liveboot_qemu::{Accel, Firmware, Medium};
+    use std::time::Duration;
+    let image = if a.image.ends_with(".iso") || a.image.contains('/') {
+        PathBuf::from(&a.image)
+    } else {
+        a.out.clone().unwrap_or_else(|| project.join("out")).join(&a.image).join(format!("{}.iso", a.image))
+    };
+    if !image.is_file() {
+        return Err(Failure::input(format!("{} does not exist\n  help: build it first: liveboot build {}", image.display(), a.image)));
+    }
+    let name = image.file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_string();
+    let cache = project.join(".cache/liveboot");
+    std::fs::create_dir_all(&cache).map_err(|e| Failure::input(format!("{}: {e}", cache.display())))?;
+    let work =
+        tempfile::Builder::new().prefix("try-").tempdir_in(&cache).map_err(|e| Failure::input(format!("{}: {e}", cache.display())))?;
+    let w = work.path();
+    let runner = liveboot_runner::Runner::new().with_interrupt(interrupt_flag());
+    let fail = |m: String| Failure::input(m);
+
+    // A throwaway key and a seed that puts it on root.
+    let key = w.join("key");
+    runner
+        .run(&liveboot_runner::Cmd::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "liveboot-try", "-f"]).arg(&key))
+        .map_err(|e| fail(e.to_string()))?;
+    let public = std::fs::read_to_string(w.join("key.pub")).map_err(|e| fail(e.to_string()))?;
+    let hostname = format!("try-{}", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-"));
+    let renderer = SeedRenderer::new(templates).map_err(Failure::input)?;
+    let facts = liveboot_seed::NodeFacts {
+        name: "try".into(),
+        hostname: hostname.clone(),
+        fqdn: hostname.clone(),
+        ssh_keys: vec![public.trim().to_string()],
+        ..Default::default()
+    };
+    let seed = renderer.render(&facts).map_err(Failure::input)?;
+    std::fs::write(w.join("seed.iso"), seed.to_iso()).map_err(|e| fail(e.to_string()))?;
+
+    let accel = match a.accel {
+        AccelArg::Kvm => Accel::Kvm,
+        AccelArg::Tcg => Accel::Tcg,
+        AccelArg::Auto => {
+            liveboot_qemu::kernel_from_iso(&image, &w.join("vmlinuz")).map_err(fail)?;
+            liveboot_qemu::detect_accel(&runner, &w.join("vmlinuz"), w)
+        }
+    };
+    let spec = liveboot_qemu::VmSpec {
+        image: image.clone(),
+        seed: Some(w.join("seed.iso")),
+        firmware: if a.uefi { Firmware::Uefi } else { Firmware::Bios },
+        medium: if a.usb { Medium::Usb } else { Medium::Cd },
+        accel,
+        memory_mib: 2048,
+        work: w.to_path_buf(),
+    };
+    eprintln!("booting {} ({:?}, {:?}, {:?})", image.display(), spec.firmware, spec.medium, accel);
+    let mut vm = liveboot_qemu::start(&runner, &spec).map_err(fail)?;
+    let ssh = liveboot_qemu::Ssh { key: key.clone(), user: "root".into(), port: vm.ssh_port };
+    let waited = match vm.wait_for_ssh(&runner, &ssh, Duration::from_secs(a.timeout)) {
+        Ok(t) => t,
+        Err(e) => {
+            let kept = work.keep();
+            return Err(fail(format!("{e}\n  the serial log and QEMU's log are kept in {}", kept.display())));
+        }
+    };
+    eprintln!("SSH answered after {:.1} s", waited.as_secs_f64());
+    let remote = |cmd: &str, secs: u64| runner.run(&ssh.command(cmd, Duration::from_secs(secs)));
+    let cloud_init = match remote("cloud-init status --wait", 600) {
+        Ok(o) => o.stdout_text().trim().trim_start_matches('.').trim().to_string(),
+        Err(e) => format!("failed: {e}"),
+    };
+    let got_hostname = remote("hostname", 30).map(|o| o.stdout_text().trim().to_string()).unwrap_or_default();
+    let mut commands = Vec::new();
+    for c in &a.exec {
+        let (ok, output) = match remote(c, 300) {
+            Ok(o) => (true, o.stdout_text()),
+            Err(e) => (false, e.to_string()),
+        };
+        commands.push(TryCommand { command: c.clone(), ok, output });
+    }
+    vm.shutdown(&runner, &ssh, Duration::from_secs(60));
+    let result = TryResult {
+        image: image.display().to_string(),
+        firmware: spec.firmware,
+        medium: spec.medium,
+        accel,
+        time_to_ssh_seconds: (waited.as_secs_f64() * 10.0).round() / 10.0,
+        hostname: got_hostname.clone(),
+        cloud_init: cloud_init.clone(),
+        commands,
+    };
+    if a.json {
+        out!("{}", serde_json::to_string_pretty(&result).expect("serializes"));
+    } else {
+        out!("time to SSH: {:.1} s ({:?}, {:?}, {:?})", result.time_to_ssh_seconds, result.firmware, result.medium, result.accel);
+        out!("cloud-init:  {}", result.cloud_init);
+        out!("hostname:    {}", result.hostname);
+        for c in &result.commands {
+            out!("$ {}{}\n{}", c.command, if c.ok { "" } else { "  (failed)" }, c.output.trim_end());
+        }
+    }
+    let mut problems = Vec::new();
+    if cloud_init != "status: done" {
+        problems.push(format!("cloud-init did not finish cleanly ({cloud_init})"));
+    }
+    if got_hostname != hostname {
+        problems.push(format!("the host name is '{got_hostname}', not the seed's '{hostname}'"));
+    }
+    if result.commands.iter().any(|c| !c.ok) {
+        problems.push("a command failed".to_string());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::input(problems.join("; ")))
     }
 }
 
@@ -444,33 +528,18 @@ struct CheckResult {
 
 fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> {
     let names = if a.recipes.is_empty() {
-        liveboot_recipe::recipe_names(recipes).map_err(|e| {
-            Failure::input(format!("{}: cannot list recipes: {e}", recipes.display()))
-        })?
+        liveboot_recipe::recipe_names(recipes).map_err(|e| Failure::input(format!("{}: cannot list recipes: {e}", recipes.display())))?
     } else {
         a.recipes.clone()
     };
     let mut results = Vec::new();
     for name in &names {
-        let outcome = liveboot_recipe::load_by_name(recipes, name)
-            .map_err(|d| d.to_string())
-            .and_then(|r| {
-                plan(
-                    &r,
-                    &PlanOptions {
-                        templates: templates.to_path_buf(),
-                        source_date_epoch: None,
-                        tools: Default::default(),
-                    },
-                )
+        let outcome = liveboot_recipe::load_by_name(recipes, name).map_err(|d| d.to_string()).and_then(|r| {
+            plan(&r, &PlanOptions { templates: templates.to_path_buf(), source_date_epoch: None, tools: Default::default() })
                 .map(|_| ())
                 .map_err(|d| d.to_string())
-            });
-        results.push(CheckResult {
-            file: name.clone(),
-            ok: outcome.is_ok(),
-            problems: outcome.err().into_iter().collect(),
         });
+        results.push(CheckResult { file: name.clone(), ok: outcome.is_ok(), problems: outcome.err().into_iter().collect() });
     }
     if let Some(inv) = &a.inventory {
         let outcome = liveboot_inventory::load(inv);
@@ -482,10 +551,7 @@ fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> 
     }
     let bad = results.iter().filter(|r| !r.ok).count();
     if a.json {
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&results).expect("serializes")
-        );
+        out!("{}", serde_json::to_string_pretty(&results).expect("serializes"));
     } else {
         for r in &results {
             if r.ok {
@@ -499,10 +565,7 @@ fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> 
         }
     }
     if bad > 0 {
-        return Err(Failure::input(format!(
-            "{bad} of {} files have problems",
-            results.len()
-        )));
+        return Err(Failure::input(format!("{bad} of {} files have problems", results.len())));
     }
     Ok(())
 }
@@ -521,9 +584,7 @@ struct SeedResult {
 /// The UUID blkid reports for a seed image: the ISO's date, or the FAT volume serial.
 fn volume_uuid(image: &[u8], format: SeedFormat) -> String {
     match format {
-        SeedFormat::Iso => liveboot_iso::IsoReader::open(std::io::Cursor::new(image))
-            .map(|r| r.uuid)
-            .unwrap_or_default(),
+        SeedFormat::Iso => liveboot_iso::IsoReader::open(std::io::Cursor::new(image)).map(|r| r.uuid).unwrap_or_default(),
         SeedFormat::Vfat => {
             let s = u32::from_le_bytes([image[39], image[40], image[41], image[42]]);
             format!("{:04X}-{:04X}", s >> 16, s & 0xFFFF)
@@ -534,10 +595,7 @@ fn volume_uuid(image: &[u8], format: SeedFormat) -> String {
 fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
     let inv = liveboot_inventory::load(&a.inventory).map_err(Failure::input)?;
     let nodes: Vec<String> = if a.all {
-        inv.slices
-            .values()
-            .flat_map(|s| s.nodes.iter().cloned())
-            .collect()
+        inv.slices.values().flat_map(|s| s.nodes.iter().cloned()).collect()
     } else if let Some(s) = &a.slice {
         let slice = inv.slices.get(s).ok_or_else(|| {
             Failure::input(format!(
@@ -552,17 +610,8 @@ fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
     };
     let renderer = SeedRenderer::new(templates).map_err(Failure::input)?;
     // Render every seed before writing any, so that a bad node leaves no partial set behind.
-    let seeds = nodes
-        .iter()
-        .map(|n| renderer.render_node(&inv, n))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::input)?;
-    std::fs::create_dir_all(&a.out).map_err(|e| {
-        Failure::input(format!(
-            "{}: cannot create the output folder: {e}",
-            a.out.display()
-        ))
-    })?;
+    let seeds = nodes.iter().map(|n| renderer.render_node(&inv, n)).collect::<Result<Vec<_>, _>>().map_err(Failure::input)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Failure::input(format!("{}: cannot create the output folder: {e}", a.out.display())))?;
     let mut results = Vec::new();
     let mut writes = Vec::new();
     for s in &seeds {
@@ -575,41 +624,21 @@ fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
             instance_id: s.instance_id.clone(),
             uuid: volume_uuid(&iso, a.format),
             bytes: iso.len(),
-            sha256: Sha256::digest(&iso)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            sha256: Sha256::digest(&iso).iter().map(|b| format!("{b:02x}")).collect(),
             changed,
         });
         if changed {
             writes.push((path, iso));
         }
     }
-    write_batch(&writes)
-        .map_err(|e| Failure::input(format!("{}: cannot write the seeds: {e}", a.out.display())))?;
+    write_batch(&writes).map_err(|e| Failure::input(format!("{}: cannot write the seeds: {e}", a.out.display())))?;
     if a.json {
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&results).expect("serializes")
-        );
+        out!("{}", serde_json::to_string_pretty(&results).expect("serializes"));
     } else {
-        out!(
-            "{:<12} {:<34} {:<24} {:>8}  file",
-            "node",
-            "instance-id",
-            "uuid",
-            "bytes"
-        );
+        out!("{:<12} {:<34} {:<24} {:>8}  file", "node", "instance-id", "uuid", "bytes");
         for r in &results {
             let note = if r.changed { "" } else { " (unchanged)" };
-            out!(
-                "{:<12} {:<34} {:<24} {:>8}  {}{note}",
-                r.node,
-                r.instance_id,
-                r.uuid,
-                r.bytes,
-                r.file
-            );
+            out!("{:<12} {:<34} {:<24} {:>8}  {}{note}", r.node, r.instance_id, r.uuid, r.bytes, r.file);
         }
     }
     Ok(())

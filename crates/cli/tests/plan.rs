@@ -3,19 +3,13 @@
 mod common;
 use common::*;
 
-const RECIPES: [&str; 9] = [
-    "debian12", "f37", "f38", "rocky9", "u18", "u20", "u22", "u24", "leap15",
-];
+const RECIPES: [&str; 9] = ["debian12", "f37", "f38", "rocky9", "u18", "u20", "u22", "u24", "leap15"];
 
 #[test]
 fn every_shipped_recipe_plans_for_people_and_for_scripts() {
     for r in RECIPES {
         let human = liveboot(&["plan", r]);
-        assert!(
-            human.status.success(),
-            "{r}: {}",
-            String::from_utf8_lossy(&human.stderr)
-        );
+        assert!(human.status.success(), "{r}: {}", String::from_utf8_lossy(&human.stderr));
         let text = String::from_utf8(human.stdout).unwrap();
         assert!(text.starts_with(&format!("recipe  {r} — ")), "{text}");
         assert!(text.contains("artifacts: "), "{text}");
@@ -32,26 +26,18 @@ fn every_shipped_recipe_plans_for_people_and_for_scripts() {
             assert!(!s["actions"].as_array().unwrap().is_empty());
             // A stage only comes after stages listed before it.
             for a in s["after"].as_array().unwrap() {
-                let pos = stages
-                    .iter()
-                    .position(|t| t["name"] == *a)
-                    .expect("after names a stage");
+                let pos = stages.iter().position(|t| t["name"] == *a).expect("after names a stage");
                 assert!(pos < stages.iter().position(|t| t["name"] == s["name"]).unwrap());
             }
         }
-        assert!(v["artifacts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["name"] == format!("{r}.iso").as_str()));
+        assert!(v["artifacts"].as_array().unwrap().iter().any(|a| a["name"] == format!("{r}.iso").as_str()));
     }
 }
 
 #[test]
 fn plans_show_the_commands_each_source_runs() {
     let first_program = |r: &str| -> Vec<String> {
-        let v: serde_json::Value =
-            serde_json::from_slice(&liveboot(&["plan", r, "--json"]).stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&liveboot(&["plan", r, "--json"]).stdout).unwrap();
         v["stages"]
             .as_array()
             .unwrap()
@@ -64,42 +50,22 @@ fn plans_show_the_commands_each_source_runs() {
     assert!(first_program("debian12").contains(&"xorriso".to_string()));
     assert!(first_program("f37").contains(&"livemedia-creator".to_string()));
     assert!(first_program("leap15").contains(&"kiwi-ng".to_string()));
-    let u22: serde_json::Value =
-        serde_json::from_slice(&liveboot(&["plan", "u22", "--json"]).stdout).unwrap();
+    let u22: serde_json::Value = serde_json::from_slice(&liveboot(&["plan", "u22", "--json"]).stdout).unwrap();
     let text = u22.to_string();
-    assert!(
-        text.contains("\"action\":\"fetch\"")
-            && text.contains("ds=nocloud console=tty0 console=ttyS0,115200n8 ---"),
-        "{text}"
-    );
+    assert!(text.contains("\"action\":\"fetch\"") && text.contains("ds=nocloud console=tty0 console=ttyS0,115200n8 ---"), "{text}");
 }
 
 #[test]
 fn source_date_epoch_is_carried_into_the_plan() {
-    let out = liveboot(&[
-        "plan",
-        "debian12",
-        "--json",
-        "--source-date-epoch",
-        "1700000000",
-    ]);
+    let out = liveboot(&["plan", "debian12", "--json", "--source-date-epoch", "1700000000"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["source_date_epoch"], 1_700_000_000);
 }
 
 #[test]
 fn check_passes_on_everything_shipped() {
-    let out = liveboot(&[
-        "check",
-        "--inventory",
-        &root().join("examples/inventory.yaml").to_string_lossy(),
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = liveboot(&["check", "--inventory", &root().join("examples/inventory.yaml").to_string_lossy(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 10);
     assert!(v.as_array().unwrap().iter().all(|r| r["ok"] == true));

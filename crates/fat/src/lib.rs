@@ -45,10 +45,7 @@ impl std::fmt::Display for FatError {
             FatError::TooLarge => {
                 write!(f, "too many files or too much data for a FAT12 seed image")
             }
-            FatError::BadLabel(l) => write!(
-                f,
-                "'{l}' cannot be a FAT volume label (at most 11 characters A-Z, 0-9, '_', '-')"
-            ),
+            FatError::BadLabel(l) => write!(f, "'{l}' cannot be a FAT volume label (at most 11 characters A-Z, 0-9, '_', '-')"),
         }
     }
 }
@@ -67,11 +64,7 @@ fn short_name(long: &str, taken: &[[u8; 11]]) -> [u8; 11] {
         Some((s, e)) if !s.is_empty() => (s.to_string(), e.to_string()),
         _ => (upper.clone(), String::new()),
     };
-    let clean = |s: &str| -> Vec<u8> {
-        s.bytes()
-            .filter(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'()@^`{}~".contains(b))
-            .collect()
-    };
+    let clean = |s: &str| -> Vec<u8> { s.bytes().filter(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'()@^`{}~".contains(b)).collect() };
     let (stem, ext) = (clean(&stem), clean(&ext));
     let mut out = [b' '; 11];
     for (i, b) in ext.iter().take(3).enumerate() {
@@ -99,9 +92,7 @@ fn short_name(long: &str, taken: &[[u8; 11]]) -> [u8; 11] {
 }
 
 fn lfn_checksum(short: &[u8; 11]) -> u8 {
-    short.iter().fold(0u8, |sum, b| {
-        ((sum & 1) << 7).wrapping_add(sum >> 1).wrapping_add(*b)
-    })
+    short.iter().fold(0u8, |sum, b| ((sum & 1) << 7).wrapping_add(sum >> 1).wrapping_add(*b))
 }
 
 /// The long-name entries of a name, in the order they are stored (last part first).
@@ -122,10 +113,7 @@ fn lfn_entries(name: &str, checksum: u8) -> Vec<[u8; 32]> {
             e[11] = 0x0F;
             e[13] = checksum;
             let chunk = &units[i * 13..i * 13 + 13];
-            let slots = (1..11)
-                .step_by(2)
-                .chain((14..26).step_by(2))
-                .chain((28..32).step_by(2));
+            let slots = (1..11).step_by(2).chain((14..26).step_by(2)).chain((28..32).step_by(2));
             for (u, off) in chunk.iter().zip(slots) {
                 e[off..off + 2].copy_from_slice(&u.to_le_bytes());
             }
@@ -148,29 +136,19 @@ fn set12(fat: &mut [u8], n: usize, v: u16) {
 /// Writes the image. Same files and options, same bytes.
 pub fn write_fat(files: &[FatFile], opts: &FatOptions) -> Result<Vec<u8>, FatError> {
     let label = opts.label.to_uppercase();
-    if label.is_empty()
-        || label.len() > 11
-        || !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if label.is_empty() || label.len() > 11 || !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
         return Err(FatError::BadLabel(opts.label.clone()));
     }
     for (i, f) in files.iter().enumerate() {
         let bad = f.name.is_empty()
             || f.name.encode_utf16().count() > 255
-            || f.name
-                .chars()
-                .any(|c| "/\\:*?\"<>|".contains(c) || (c as u32) < 0x20)
+            || f.name.chars().any(|c| "/\\:*?\"<>|".contains(c) || (c as u32) < 0x20)
             || f.name == "."
             || f.name == "..";
         if bad {
             return Err(FatError::BadName(f.name.clone()));
         }
-        if files[..i]
-            .iter()
-            .any(|g| g.name.to_lowercase() == f.name.to_lowercase())
-        {
+        if files[..i].iter().any(|g| g.name.to_lowercase() == f.name.to_lowercase()) {
             return Err(FatError::Duplicate(f.name.clone()));
         }
     }
@@ -190,13 +168,7 @@ pub fn write_fat(files: &[FatFile], opts: &FatOptions) -> Result<Vec<u8>, FatErr
 
     // Cluster size: the smallest that keeps FAT12 under its 4084-cluster limit.
     let mut spc = 1usize;
-    while files
-        .iter()
-        .map(|f| f.data.len().div_ceil(spc * SECTOR))
-        .sum::<usize>()
-        + 16
-        > 4000
-    {
+    while files.iter().map(|f| f.data.len().div_ceil(spc * SECTOR)).sum::<usize>() + 16 > 4000 {
         spc *= 2;
         if spc > 64 {
             return Err(FatError::TooLarge);
@@ -219,17 +191,9 @@ pub fn write_fat(files: &[FatFile], opts: &FatOptions) -> Result<Vec<u8>, FatErr
     for f in files {
         let short = short_name(&f.name, &shorts);
         shorts.push(short);
-        let needs_lfn = short[..8]
-            .iter()
-            .filter(|b| **b != b' ')
-            .map(|b| *b as char)
-            .collect::<String>()
+        let needs_lfn = short[..8].iter().filter(|b| **b != b' ').map(|b| *b as char).collect::<String>()
             + &{
-                let ext: String = short[8..]
-                    .iter()
-                    .filter(|b| **b != b' ')
-                    .map(|b| *b as char)
-                    .collect();
+                let ext: String = short[8..].iter().filter(|b| **b != b' ').map(|b| *b as char).collect();
                 if ext.is_empty() {
                     ext
                 } else {
@@ -244,11 +208,7 @@ pub fn write_fat(files: &[FatFile], opts: &FatOptions) -> Result<Vec<u8>, FatErr
         let first = if n == 0 { 0 } else { next };
         for c in 0..n {
             let this = next + c;
-            set12(
-                &mut fat,
-                this,
-                if c + 1 == n { 0xFFF } else { (this + 1) as u16 },
-            );
+            set12(&mut fat, this, if c + 1 == n { 0xFFF } else { (this + 1) as u16 });
         }
         let off = (next - 2) * cluster;
         data[off..off + f.data.len()].copy_from_slice(&f.data);
@@ -256,13 +216,7 @@ pub fn write_fat(files: &[FatFile], opts: &FatOptions) -> Result<Vec<u8>, FatErr
         let mut e = [0u8; 32];
         e[..11].copy_from_slice(&short);
         e[11] = 0x20;
-        for (at, v) in [
-            (14, ftime),
-            (16, fdate),
-            (18, fdate),
-            (22, ftime),
-            (24, fdate),
-        ] {
+        for (at, v) in [(14, ftime), (16, fdate), (18, fdate), (22, ftime), (24, fdate)] {
             e[at..at + 2].copy_from_slice(&v.to_le_bytes());
         }
         e[26..28].copy_from_slice(&(first as u16).to_le_bytes());

@@ -36,12 +36,7 @@ impl Context<'_> {
                 "self" => Some(self.own.to_path_buf()),
                 "cache" => Some(self.cache.to_path_buf()),
                 _ if self.stage.after.iter().any(|a| a == name) => {
-                    let s = self
-                        .plan
-                        .stages
-                        .iter()
-                        .find(|s| s.name == name)
-                        .ok_or_else(|| format!("unknown stage '{name}'"))?;
+                    let s = self.plan.stages.iter().find(|s| s.name == name).ok_or_else(|| format!("unknown stage '{name}'"))?;
                     Some(crate::stage_dir(self.cache, s))
                 }
                 _ => None,
@@ -83,11 +78,7 @@ fn check_inside(own: &Path, dest: &Path) -> Result<(), String> {
         p.push(c);
         if let Ok(target) = std::fs::read_link(&p) {
             if target.is_absolute() {
-                return Err(format!(
-                    "{} is a link to {}; refusing to write through it",
-                    p.display(),
-                    target.display()
-                ));
+                return Err(format!("{} is a link to {}; refusing to write through it", p.display(), target.display()));
             }
         }
     }
@@ -99,8 +90,7 @@ fn check_inside(own: &Path, dest: &Path) -> Result<(), String> {
 fn replace_file(own: &Path, dest: &Path, bytes: &[u8], mode: Option<&str>) -> Result<(), String> {
     check_inside(own, dest)?;
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     remove_all(dest).map_err(|e| format!("cannot replace {}: {e}", dest.display()))?;
     std::fs::write(dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
@@ -127,35 +117,19 @@ fn resolve_in(root: &Path, link: &Path) -> Result<PathBuf, String> {
 }
 
 fn set_mtime(path: &Path, epoch: u64) -> Result<(), String> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| format!("{} has a NUL byte", path.display()))?;
-    let t = libc::timespec {
-        tv_sec: epoch as libc::time_t,
-        tv_nsec: 0,
-    };
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("{} has a NUL byte", path.display()))?;
+    let t = libc::timespec { tv_sec: epoch as libc::time_t, tv_nsec: 0 };
     let times = [t, t];
     // SAFETY: c is a valid NUL-terminated path; times points at two timespecs.
-    let r = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
     if r != 0 {
-        return Err(format!(
-            "cannot set the time of {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        ));
+        return Err(format!("cannot set the time of {}: {}", path.display(), std::io::Error::last_os_error()));
     }
     Ok(())
 }
 
 fn pin_times(dir: &Path, epoch: u64) -> Result<(), String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     for e in entries {
         let e = e.map_err(|e| e.to_string())?;
         let p = e.path();
@@ -168,13 +142,9 @@ fn pin_times(dir: &Path, epoch: u64) -> Result<(), String> {
 }
 
 fn remove_glob(pattern: &Path) -> Result<(), String> {
-    let name = pattern
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = pattern.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if !name.contains('*') {
-        return remove_all(pattern)
-            .map_err(|e| format!("cannot remove {}: {e}", pattern.display()));
+        return remove_all(pattern).map_err(|e| format!("cannot remove {}: {e}", pattern.display()));
     }
     let dir = pattern.parent().unwrap_or(Path::new("/"));
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -182,8 +152,7 @@ fn remove_glob(pattern: &Path) -> Result<(), String> {
     };
     for e in entries.flatten() {
         if glob_match(&name, &e.file_name().to_string_lossy()) {
-            remove_all(&e.path())
-                .map_err(|err| format!("cannot remove {}: {err}", e.path().display()))?;
+            remove_all(&e.path()).map_err(|err| format!("cannot remove {}: {err}", e.path().display()))?;
         }
     }
     Ok(())
@@ -195,24 +164,19 @@ fn glob_match(pattern: &str, name: &str) -> bool {
         None => pattern == name,
         Some((head, tail)) => {
             name.starts_with(head)
-                && (0..=name.len() - head.len()).any(|i| {
-                    name.is_char_boundary(head.len() + i)
-                        && glob_match(tail, &name[head.len() + i..])
-                })
+                && (0..=name.len() - head.len()).any(|i| name.is_char_boundary(head.len() + i) && glob_match(tail, &name[head.len() + i..]))
         }
     }
 }
 
 fn render(ctx: &Context, template: &str, vars: &serde_json::Value) -> Result<String, String> {
     let path = ctx.templates.join(template);
-    let src = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
+    let src = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.add_template_owned(template.to_string(), src)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    env.add_template_owned(template.to_string(), src).map_err(|e| format!("{}: {e}", path.display()))?;
     let out = env
         .get_template(template)
         .and_then(|t| t.render(vars))
@@ -234,44 +198,38 @@ pub(crate) fn execute(ctx: &Context, action: &Action) -> Result<(), String> {
             }
             ctx.runner.run(&cmd).map(|_| ()).map_err(|e| e.to_string())
         }
-        Action::Render {
-            template,
-            dest,
-            vars,
-        } => {
+        Action::Render { template, dest, vars } => {
             let text = render(ctx, template, vars)?;
             replace_file(own, &ctx.path(dest)?, text.as_bytes(), None)
         }
         Action::Copy { src, dest, mode } => {
             let src = ctx.path(src)?;
-            let bytes =
-                std::fs::read(&src).map_err(|e| format!("cannot read {}: {e}", src.display()))?;
+            let bytes = std::fs::read(&src).map_err(|e| format!("cannot read {}: {e}", src.display()))?;
             let dest = ctx.path(dest)?;
             replace_file(own, &dest, &bytes, mode.as_deref())?;
             if mode.is_none() {
-                let perm = std::fs::metadata(&src)
-                    .map_err(|e| e.to_string())?
-                    .permissions();
-                std::fs::set_permissions(&dest, perm)
-                    .map_err(|e| format!("cannot chmod {}: {e}", dest.display()))?;
+                let perm = std::fs::metadata(&src).map_err(|e| e.to_string())?.permissions();
+                std::fs::set_permissions(&dest, perm).map_err(|e| format!("cannot chmod {}: {e}", dest.display()))?;
             }
             Ok(())
         }
-        Action::Write {
-            dest,
-            content,
-            mode,
-        } => replace_file(own, &ctx.path(dest)?, content.as_bytes(), mode.as_deref()),
+        Action::Link { src, dest } => {
+            let (src, dest) = (ctx.path(src)?, ctx.path(dest)?);
+            check_inside(own, &dest)?;
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            }
+            remove_all(&dest).map_err(|e| format!("cannot replace {}: {e}", dest.display()))?;
+            std::fs::hard_link(&src, &dest).map_err(|e| format!("cannot link {} to {}: {e}", src.display(), dest.display()))
+        }
+        Action::Write { dest, content, mode } => replace_file(own, &ctx.path(dest)?, content.as_bytes(), mode.as_deref()),
         Action::MakeDir { path } => {
             let p = ctx.path(path)?;
             std::fs::create_dir_all(&p).map_err(|e| format!("cannot create {}: {e}", p.display()))
         }
         Action::Remove { paths } => paths.iter().try_for_each(|p| remove_glob(&ctx.path(p)?)),
         Action::LinkTree { src, dest } => {
-            let cmd = Cmd::new("cp")
-                .args(["-a", "-l", "--"])
-                .arg(ctx.path(src)?)
-                .arg(ctx.path(dest)?);
+            let cmd = Cmd::new("cp").args(["-a", "-l", "--"]).arg(ctx.path(src)?).arg(ctx.path(dest)?);
             ctx.runner.run(&cmd).map(|_| ()).map_err(|e| e.to_string())
         }
         Action::BootFiles { rootfs, dest } => {
@@ -280,52 +238,27 @@ pub(crate) fn execute(ctx: &Context, action: &Action) -> Result<(), String> {
             let kernel = resolve_in(&root, &root.join("vmlinuz"))?;
             let initrd = resolve_in(&root, &root.join("initrd.img"))?;
             for (from, to) in [(&kernel, "vmlinuz"), (&initrd, "initrd.img")] {
-                let bytes = std::fs::read(from).map_err(|e| {
-                    format!(
-                        "the root filesystem has no {to} ({}: {e}); is a kernel package installed?",
-                        from.display()
-                    )
-                })?;
+                let bytes = std::fs::read(from)
+                    .map_err(|e| format!("the root filesystem has no {to} ({}: {e}); is a kernel package installed?", from.display()))?;
                 replace_file(own, &dest.join(to), &bytes, Some("0644"))?;
             }
-            let version = kernel
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("vmlinuz-"))
-                .unwrap_or("unknown");
-            replace_file(
-                own,
-                &dest.join("kernel-version"),
-                format!("{version}\n").as_bytes(),
-                None,
-            )
+            let version = kernel.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("vmlinuz-")).unwrap_or("unknown");
+            replace_file(own, &dest.join("kernel-version"), format!("{version}\n").as_bytes(), None)
         }
         Action::Packages { rootfs, dest } => {
             let root = ctx.path(rootfs)?;
             let cmd = Cmd::new("dpkg-query")
-                .arg(format!(
-                    "--admindir={}",
-                    root.join("var/lib/dpkg").display()
-                ))
+                .arg(format!("--admindir={}", root.join("var/lib/dpkg").display()))
                 .args(["-W", "-f=${Package}\t${Version}\n"]);
             let out = ctx.runner.run(&cmd).map_err(|e| e.to_string())?;
-            let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout)
-                .map_err(|e| e.to_string())?
-                .lines()
-                .collect();
+            let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout).map_err(|e| e.to_string())?.lines().collect();
             lines.sort();
-            replace_file(
-                own,
-                &ctx.path(dest)?,
-                (lines.join("\n") + "\n").as_bytes(),
-                None,
-            )
+            replace_file(own, &ctx.path(dest)?, (lines.join("\n") + "\n").as_bytes(), None)
         }
         Action::PinTimes { dir } => pin_times(&ctx.path(dir)?, ctx.epoch),
-        Action::Fetch { .. } | Action::Edit { .. } => Err(
-            "this action is not implemented yet: only Debian (bootstrap) recipes build today"
-                .to_string(),
-        ),
+        Action::Fetch { .. } | Action::Edit { .. } => {
+            Err("this action is not implemented yet: only Debian (bootstrap) recipes build today".to_string())
+        }
     }
 }
 
@@ -348,14 +281,8 @@ mod tests {
         std::fs::write(d.join("boot/vmlinuz-6.1"), b"k").unwrap();
         std::os::unix::fs::symlink("/boot/vmlinuz-6.1", d.join("vmlinuz")).unwrap();
         std::os::unix::fs::symlink("boot/vmlinuz-6.1", d.join("vmlinuz.rel")).unwrap();
-        assert_eq!(
-            resolve_in(&d, &d.join("vmlinuz")).unwrap(),
-            d.join("boot/vmlinuz-6.1")
-        );
-        assert_eq!(
-            resolve_in(&d, &d.join("vmlinuz.rel")).unwrap(),
-            d.join("boot/vmlinuz-6.1")
-        );
+        assert_eq!(resolve_in(&d, &d.join("vmlinuz")).unwrap(), d.join("boot/vmlinuz-6.1"));
+        assert_eq!(resolve_in(&d, &d.join("vmlinuz.rel")).unwrap(), d.join("boot/vmlinuz-6.1"));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

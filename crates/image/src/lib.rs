@@ -42,24 +42,11 @@ pub struct BuildOptions {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A stage starts running.
-    Started {
-        index: usize,
-        total: usize,
-        stage: String,
-    },
+    Started { index: usize, total: usize, stage: String },
     /// A stage was found complete in the cache.
-    Reused {
-        index: usize,
-        total: usize,
-        stage: String,
-    },
+    Reused { index: usize, total: usize, stage: String },
     /// A stage ran to the end.
-    Finished {
-        index: usize,
-        total: usize,
-        stage: String,
-        elapsed: Duration,
-    },
+    Finished { index: usize, total: usize, stage: String, elapsed: Duration },
 }
 
 /// Why a build failed.
@@ -86,19 +73,11 @@ impl std::error::Error for BuildError {}
 
 impl BuildError {
     fn at(stage: &str, message: impl ToString) -> Self {
-        BuildError {
-            stage: Some(stage.to_string()),
-            message: message.to_string(),
-            interrupted: false,
-        }
+        BuildError { stage: Some(stage.to_string()), message: message.to_string(), interrupted: false }
     }
 
     fn io(what: &str, path: &Path, e: std::io::Error) -> Self {
-        BuildError {
-            stage: None,
-            message: format!("{what} {}: {e}", path.display()),
-            interrupted: false,
-        }
+        BuildError { stage: None, message: format!("{what} {}: {e}", path.display()), interrupted: false }
     }
 }
 
@@ -138,9 +117,7 @@ const RECORD: &str = ".stage.json";
 
 /// The folder of a finished stage.
 pub fn stage_dir(cache: &Path, stage: &Stage) -> PathBuf {
-    cache
-        .join("stages")
-        .join(format!("{}-{}", stage.name, &stage.key[..16]))
+    cache.join("stages").join(format!("{}-{}", stage.name, &stage.key[..16]))
 }
 
 /// Removes temporary stage folders left by builds that are no longer running.
@@ -154,16 +131,11 @@ fn clean_stale(cache: &Path) -> Result<(), BuildError> {
         let Some(rest) = name.strip_prefix(".tmp-") else {
             continue;
         };
-        let pid: i32 = rest
-            .rsplit('-')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
+        let pid: i32 = rest.rsplit('-').next().and_then(|p| p.parse().ok()).unwrap_or(0);
         // SAFETY: kill with signal 0 only checks whether the process exists.
         let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
         if !alive {
-            actions::remove_all(&e.path())
-                .map_err(|err| BuildError::io("cannot remove the stale", &e.path(), err))?;
+            actions::remove_all(&e.path()).map_err(|err| BuildError::io("cannot remove the stale", &e.path(), err))?;
         }
     }
     Ok(())
@@ -176,106 +148,50 @@ pub fn build(plan: &Plan, opts: &BuildOptions) -> Result<BuildReport, BuildError
         message: "the plan has no SOURCE_DATE_EPOCH".into(),
         interrupted: false,
     })?;
-    std::fs::create_dir_all(opts.cache.join("stages"))
-        .map_err(|e| BuildError::io("cannot create", &opts.cache, e))?;
+    std::fs::create_dir_all(opts.cache.join("stages")).map_err(|e| BuildError::io("cannot create", &opts.cache, e))?;
     clean_stale(&opts.cache)?;
     let total = plan.stages.len();
     let mut outcomes = Vec::new();
     for (index, stage) in plan.stages.iter().enumerate() {
         let dir = stage_dir(&opts.cache, stage);
         if dir.join(RECORD).is_file() {
-            (opts.progress)(Event::Reused {
-                index,
-                total,
-                stage: stage.name.clone(),
-            });
-            outcomes.push(StageOutcome {
-                name: stage.name.clone(),
-                key: stage.key.clone(),
-                ran: false,
-                seconds: 0.0,
-            });
+            (opts.progress)(Event::Reused { index, total, stage: stage.name.clone() });
+            outcomes.push(StageOutcome { name: stage.name.clone(), key: stage.key.clone(), ran: false, seconds: 0.0 });
             continue;
         }
-        (opts.progress)(Event::Started {
-            index,
-            total,
-            stage: stage.name.clone(),
-        });
+        (opts.progress)(Event::Started { index, total, stage: stage.name.clone() });
         let start = Instant::now();
-        let tmp = opts.cache.join("stages").join(format!(
-            ".tmp-{}-{}-{}",
-            stage.name,
-            &stage.key[..16],
-            std::process::id()
-        ));
+        let tmp = opts.cache.join("stages").join(format!(".tmp-{}-{}-{}", stage.name, &stage.key[..16], std::process::id()));
         if tmp.exists() {
             actions::remove_all(&tmp).map_err(|e| BuildError::io("cannot remove", &tmp, e))?;
         }
         std::fs::create_dir_all(&tmp).map_err(|e| BuildError::io("cannot create", &tmp, e))?;
-        let ctx = actions::Context {
-            plan,
-            stage,
-            own: &tmp,
-            cache: &opts.cache,
-            templates: &opts.templates,
-            runner: &opts.runner,
-            epoch,
-        };
+        let ctx = actions::Context { plan, stage, own: &tmp, cache: &opts.cache, templates: &opts.templates, runner: &opts.runner, epoch };
         for action in &stage.actions {
             if opts.interrupt.load(Ordering::SeqCst) {
                 let _ = actions::remove_all(&tmp);
-                return Err(BuildError {
-                    stage: Some(stage.name.clone()),
-                    message: "interrupted".into(),
-                    interrupted: true,
-                });
+                return Err(BuildError { stage: Some(stage.name.clone()), message: "interrupted".into(), interrupted: true });
             }
             if let Err(e) = actions::execute(&ctx, action) {
                 let _ = actions::remove_all(&tmp);
                 let interrupted = opts.interrupt.load(Ordering::SeqCst);
-                return Err(BuildError {
-                    stage: Some(stage.name.clone()),
-                    message: e,
-                    interrupted,
-                });
+                return Err(BuildError { stage: Some(stage.name.clone()), message: e, interrupted });
             }
         }
         let seconds = start.elapsed().as_secs_f64();
-        let record = StageRecord {
-            name: stage.name.clone(),
-            key: stage.key.clone(),
-            seconds,
-        };
-        std::fs::write(
-            tmp.join(RECORD),
-            serde_json::to_vec_pretty(&record).expect("serializes"),
-        )
-        .map_err(|e| BuildError::io("cannot write", &tmp, e))?;
+        let record = StageRecord { name: stage.name.clone(), key: stage.key.clone(), seconds };
+        std::fs::write(tmp.join(RECORD), serde_json::to_vec_pretty(&record).expect("serializes"))
+            .map_err(|e| BuildError::io("cannot write", &tmp, e))?;
         if dir.exists() {
             // A concurrent build finished the same stage first; its result is as good.
             let _ = actions::remove_all(&tmp);
         } else {
             std::fs::rename(&tmp, &dir).map_err(|e| BuildError::io("cannot finish", &dir, e))?;
         }
-        (opts.progress)(Event::Finished {
-            index,
-            total,
-            stage: stage.name.clone(),
-            elapsed: start.elapsed(),
-        });
-        outcomes.push(StageOutcome {
-            name: stage.name.clone(),
-            key: stage.key.clone(),
-            ran: true,
-            seconds,
-        });
+        (opts.progress)(Event::Finished { index, total, stage: stage.name.clone(), elapsed: start.elapsed() });
+        outcomes.push(StageOutcome { name: stage.name.clone(), key: stage.key.clone(), ran: true, seconds });
     }
     let out = opts.out.join(&plan.recipe);
     let manifest = publish::publish(plan, opts, &out, &outcomes)?;
-    Ok(BuildReport {
-        stages: outcomes,
-        out,
-        manifest,
-    })
+    Ok(BuildReport { stages: outcomes, out, manifest })
 }

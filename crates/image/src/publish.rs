@@ -61,10 +61,7 @@ pub struct ManifestInput {
 
 impl From<&Input> for ManifestInput {
     fn from(i: &Input) -> Self {
-        ManifestInput {
-            name: i.name.clone(),
-            sha256: i.sha256.clone(),
-        }
+        ManifestInput { name: i.name.clone(), sha256: i.sha256.clone() }
     }
 }
 
@@ -95,8 +92,7 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 /// Writes `bytes` at `dest` through a temporary file and a rename.
 fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    liveboot_seed::write_batch(&[(dest.to_path_buf(), bytes.to_vec())])
-        .map_err(|e| BuildError::io("cannot write", dest, e))
+    liveboot_seed::write_batch(&[(dest.to_path_buf(), bytes.to_vec())]).map_err(|e| BuildError::io("cannot write", dest, e))
 }
 
 /// Places `src` at `dest`: a hard link when possible, else a copy; through a temporary name.
@@ -109,11 +105,7 @@ fn place(src: &Path, dest: &Path) -> Result<(), BuildError> {
     }
     let parent = dest.parent().expect("artifact paths have a folder");
     std::fs::create_dir_all(parent).map_err(|e| BuildError::io("cannot create", parent, e))?;
-    let tmp = parent.join(format!(
-        ".tmp-{}-{}",
-        dest.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = parent.join(format!(".tmp-{}-{}", dest.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     if std::fs::hard_link(src, &tmp).is_err() {
         std::fs::copy(src, &tmp).map_err(|e| BuildError::io("cannot copy to", &tmp, e))?;
@@ -135,31 +127,19 @@ fn files_under(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Resul
     Ok(())
 }
 
-pub(crate) fn publish(
-    plan: &Plan,
-    opts: &BuildOptions,
-    out: &Path,
-    outcomes: &[StageOutcome],
-) -> Result<Manifest, BuildError> {
+pub(crate) fn publish(plan: &Plan, opts: &BuildOptions, out: &Path, outcomes: &[StageOutcome]) -> Result<Manifest, BuildError> {
     std::fs::create_dir_all(out).map_err(|e| BuildError::io("cannot create", out, e))?;
-    let dir_of = |name: &str| {
-        plan.stages
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| stage_dir(&opts.cache, s))
-    };
-    let mut artifacts = Vec::new();
+    let dir_of = |name: &str| plan.stages.iter().find(|s| s.name == name).map(|s| stage_dir(&opts.cache, s));
+    let mut artifacts: Vec<PathBuf> = Vec::new();
     for a in &plan.artifacts {
         // `{stage}/path` or `{stage}` (a whole folder).
         let inner = a.from.trim_start_matches('{');
         let (stage, rest) = inner.split_once('}').unwrap_or((inner, ""));
-        let base =
-            dir_of(stage).ok_or_else(|| BuildError::at(stage, "no such stage for an artifact"))?;
+        let base = dir_of(stage).ok_or_else(|| BuildError::at(stage, "no such stage for an artifact"))?;
         let src = base.join(rest.trim_start_matches('/'));
         let mut files = Vec::new();
         if src.is_dir() {
-            files_under(&src, Path::new(""), &mut files)
-                .map_err(|e| BuildError::io("cannot read", &src, e))?;
+            files_under(&src, Path::new(""), &mut files).map_err(|e| BuildError::io("cannot read", &src, e))?;
             files.sort();
             // Remove what an earlier build published here and this one does not.
             let mut old = Vec::new();
@@ -177,6 +157,16 @@ pub(crate) fn publish(
             artifacts.push(PathBuf::from(&a.name));
         }
     }
+    // Remove what an earlier build published in these folders and this one did not.
+    for dir in plan.artifacts.iter().map(|a| PathBuf::from(&a.name)).filter(|n| out.join(n).is_dir()) {
+        let mut old = Vec::new();
+        let _ = files_under(&out.join(&dir), Path::new(""), &mut old);
+        for o in old.into_iter().map(|o| dir.join(o)).filter(|o| !artifacts.contains(o)) {
+            let _ = std::fs::remove_file(out.join(o));
+        }
+    }
+    artifacts.sort();
+    artifacts.dedup();
     let mut listed = Vec::new();
     let mut sums = String::new();
     for name in &artifacts {
@@ -184,22 +174,14 @@ pub(crate) fn publish(
         let sha256 = sha256_file(&path).map_err(|e| BuildError::io("cannot read", &path, e))?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         sums.push_str(&format!("{sha256}  {}\n", name.display()));
-        listed.push(ManifestArtifact {
-            name: name.display().to_string(),
-            sha256,
-            bytes,
-        });
+        listed.push(ManifestArtifact { name: name.display().to_string(), sha256, bytes });
     }
     let mut packages = BTreeMap::new();
     let mut kernel = None;
     for s in &plan.stages {
         let d = stage_dir(&opts.cache, s);
         if let Ok(text) = std::fs::read_to_string(d.join("packages.txt")) {
-            packages.extend(
-                text.lines()
-                    .filter_map(|l| l.split_once('\t'))
-                    .map(|(p, v)| (p.to_string(), v.to_string())),
-            );
+            packages.extend(text.lines().filter_map(|l| l.split_once('\t')).map(|(p, v)| (p.to_string(), v.to_string())));
         }
         if let Ok(v) = std::fs::read_to_string(d.join("kernel-version")) {
             kernel = Some(v.trim().to_string());
@@ -227,9 +209,6 @@ pub(crate) fn publish(
         artifacts: listed,
     };
     write_atomic(&out.join("SHA256SUMS"), sums.as_bytes())?;
-    write_atomic(
-        &out.join("manifest.json"),
-        &serde_json::to_vec_pretty(&manifest).expect("serializes"),
-    )?;
+    write_atomic(&out.join("manifest.json"), &serde_json::to_vec_pretty(&manifest).expect("serializes"))?;
     Ok(manifest)
 }

@@ -11,9 +11,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use liveboot_yaml::{
-    from_node, load_file, merge, Diagnostic, Diagnostics, Node, NodeKind, PathSeg,
-};
+use liveboot_yaml::{from_node, load_file, merge, Diagnostic, Diagnostics, Node, NodeKind, PathSeg};
 
 pub use model::*;
 pub use sshkey::{parse_public_key, SshKey};
@@ -47,9 +45,7 @@ pub struct Slice {
 impl Inventory {
     /// The slice a node belongs to, if any.
     pub fn slice_of(&self, node: &str) -> Option<&Slice> {
-        self.slices
-            .values()
-            .find(|s| s.nodes.iter().any(|n| n == node))
+        self.slices.values().find(|s| s.nodes.iter().any(|n| n == node))
     }
 
     /// The node's host name.
@@ -81,33 +77,20 @@ fn apply_node_defaults(tree: &mut Node) {
     let Some(defaults) = tree.get("defaults").cloned() else {
         return;
     };
-    if let Some(Node {
-        kind: NodeKind::Map(nodes),
-        ..
-    }) = tree.get_mut("nodes")
-    {
+    if let Some(Node { kind: NodeKind::Map(nodes), .. }) = tree.get_mut("nodes") {
         {
             for (_, node) in nodes.iter_mut() {
                 if matches!(node.kind, NodeKind::Map(_)) {
                     let mut base = defaults.clone();
                     // A credential reference is one setting: a node naming its own password
                     // source replaces the default's, whichever kind either of them uses.
-                    if ["password_env", "password_file"]
-                        .iter()
-                        .any(|k| node.get("bmc").and_then(|b| b.get(k)).is_some())
-                    {
+                    if ["password_env", "password_file"].iter().any(|k| node.get("bmc").and_then(|b| b.get(k)).is_some()) {
                         if let Some(bmc) = base.get_mut("bmc") {
                             bmc.remove("password_env");
                             bmc.remove("password_file");
                         }
                     }
-                    let own = std::mem::replace(
-                        node,
-                        Node {
-                            kind: NodeKind::Seq(Vec::new()),
-                            span: base.span.clone(),
-                        },
-                    );
+                    let own = std::mem::replace(node, Node { kind: NodeKind::Seq(Vec::new()), span: base.span.clone() });
                     *node = merge(base, own);
                 }
             }
@@ -115,11 +98,6 @@ fn apply_node_defaults(tree: &mut Node) {
     }
 }
 
-pub(crate) fn at(
-    tree: &Node,
-    path: &[PathSeg],
-    message: impl Into<String>,
-    help: impl Into<String>,
-) -> Diagnostic {
+pub(crate) fn at(tree: &Node, path: &[PathSeg], message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
     Diagnostic::at(&tree.locate(path).span, message).with_help(help)
 }

@@ -40,18 +40,13 @@ pub fn parse_public_key(line: &str) -> Result<SshKey, (String, String)> {
     if line.contains("PRIVATE KEY") {
         return Err((
             "this is a private key, not a public one".into(),
-            "remove it at once and paste the .pub file instead (ssh-keygen -y -f KEY prints it)"
-                .into(),
+            "remove it at once and paste the .pub file instead (ssh-keygen -y -f KEY prints it)".into(),
         ));
     }
     let mut parts = line.splitn(3, char::is_whitespace);
     let kind = parts.next().unwrap_or_default();
     let blob = parts.next().unwrap_or_default().trim();
-    let comment = parts
-        .next()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_string);
+    let comment = parts.next().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
     if kind == "ssh-dss" {
         return Err((
             "DSA keys (ssh-dss) are refused by current OpenSSH servers".into(),
@@ -65,24 +60,13 @@ pub fn parse_public_key(line: &str) -> Result<SshKey, (String, String)> {
         ));
     }
     if blob.is_empty() {
-        return Err((
-            "the key has no data after its type".into(),
-            "paste the whole line of the .pub file".into(),
-        ));
+        return Err(("the key has no data after its type".into(), "paste the whole line of the .pub file".into()));
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(blob)
-        .map_err(|_| {
-            (
-                "the key data is not valid base64 (truncated or altered?)".to_string(),
-                "copy the key again from its .pub file".to_string(),
-            )
-        })?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(blob).map_err(|_| {
+        ("the key data is not valid base64 (truncated or altered?)".to_string(), "copy the key again from its .pub file".to_string())
+    })?;
     // The blob starts with the key type again, as an SSH string (u32 length + bytes).
-    let inner = bytes
-        .get(..4)
-        .map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize)
-        .and_then(|n| bytes.get(4..4 + n));
+    let inner = bytes.get(..4).map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize).and_then(|n| bytes.get(4..4 + n));
     if inner != Some(kind.as_bytes()) {
         return Err((
             format!("the key data does not match its type '{kind}'"),
@@ -90,16 +74,9 @@ pub fn parse_public_key(line: &str) -> Result<SshKey, (String, String)> {
         ));
     }
     if kind == "ssh-ed25519" && bytes.len() != 4 + kind.len() + 4 + 32 {
-        return Err((
-            "the ed25519 key has the wrong length (truncated?)".into(),
-            "copy the key again from its .pub file".into(),
-        ));
+        return Err(("the ed25519 key has the wrong length (truncated?)".into(), "copy the key again from its .pub file".into()));
     }
-    Ok(SshKey {
-        kind: kind.into(),
-        blob: blob.into(),
-        comment,
-    })
+    Ok(SshKey { kind: kind.into(), blob: blob.into(), comment })
 }
 
 fn shorten(s: &str) -> String {

@@ -13,11 +13,7 @@ macro_rules! path {
 
 /// RFC 1123 host name label.
 fn is_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+    !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !s.starts_with('-') && !s.ends_with('-')
 }
 
 fn is_dns_name(s: &str) -> bool {
@@ -26,18 +22,11 @@ fn is_dns_name(s: &str) -> bool {
 
 fn is_mac(s: &str) -> bool {
     let parts: Vec<&str> = s.split(':').collect();
-    parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn mac_fix(s: &str) -> String {
-    let hex: String = s
-        .chars()
-        .filter(|c| c.is_ascii_hexdigit())
-        .collect::<String>()
-        .to_lowercase();
+    let hex: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_lowercase();
     if hex.len() == 12 {
         let pairs: Vec<&str> = (0..6).map(|i| &hex[2 * i..2 * i + 2]).collect();
         format!("write it as '{}'", pairs.join(":"))
@@ -58,38 +47,26 @@ fn is_cidr(s: &str) -> bool {
 }
 
 fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_digit()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn bmc_address_ok(a: &str) -> bool {
-    let rest = a
-        .strip_prefix("https://")
-        .or_else(|| a.strip_prefix("http://"))
-        .unwrap_or(a);
+    let rest = a.strip_prefix("https://").or_else(|| a.strip_prefix("http://")).unwrap_or(a);
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || rest.contains('/') || rest.contains(char::is_whitespace) {
         return false;
     }
     if rest.starts_with('[') {
-        return rest
-            .find(']')
-            .is_some_and(|i| rest[1..i].parse::<std::net::Ipv6Addr>().is_ok());
+        return rest.find(']').is_some_and(|i| rest[1..i].parse::<std::net::Ipv6Addr>().is_ok());
     }
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (rest, None),
     };
-    port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
-        && (host.parse::<std::net::Ipv4Addr>().is_ok() || is_dns_name(host))
+    port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0)) && (host.parse::<std::net::Ipv4Addr>().is_ok() || is_dns_name(host))
 }
 
-pub(crate) fn validate(
-    file: &Path,
-    tree: &Node,
-    raw: InventoryFile,
-) -> Result<Inventory, Diagnostics> {
+pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<Inventory, Diagnostics> {
     let mut problems: Vec<Diagnostic> = Vec::new();
     macro_rules! p {
         ($path:expr, $m:expr, $h:expr $(,)?) => {
@@ -107,9 +84,7 @@ pub(crate) fn validate(
     } else if url.contains(['?', '=', '#', ' ']) {
         p!(
             path!["publish", "base_url"],
-            format!(
-                "'{url}' contains '?', '=', '#' or a space, which some BMCs reject in image URLs"
-            ),
+            format!("'{url}' contains '?', '=', '#' or a space, which some BMCs reject in image URLs"),
             "publish under a plain path"
         );
     }
@@ -145,11 +120,7 @@ pub(crate) fn validate(
         }
         for (i, mac) in node.macs.iter().enumerate() {
             if !is_mac(mac) {
-                p!(
-                    path!["nodes", n, "macs", i],
-                    format!("'{mac}' is not a MAC address"),
-                    &mac_fix(mac)
-                );
+                p!(path!["nodes", n, "macs", i], format!("'{mac}' is not a MAC address"), &mac_fix(mac));
             }
         }
         let bmc = &node.bmc;
@@ -173,11 +144,9 @@ pub(crate) fn validate(
                 format!("node '{n}' has no BMC credentials reference"),
                 "add 'password_env: VAR' or 'password_file: path' (here or under defaults.bmc)",
             ),
-            (Some(_), Some(_)) => p!(
-                path!["nodes", n, "bmc", "password_file"],
-                "both password_env and password_file are set",
-                "keep one of them"
-            ),
+            (Some(_), Some(_)) => {
+                p!(path!["nodes", n, "bmc", "password_file"], "both password_env and password_file are set", "keep one of them")
+            }
             (Some(v), None) if !is_env_name(v) => p!(
                 path!["nodes", n, "bmc", "password_env"],
                 format!("'{v}' is not an environment variable name"),
@@ -186,19 +155,11 @@ pub(crate) fn validate(
             _ => {}
         }
         if bmc.username.is_empty() {
-            p!(
-                path!["nodes", n, "bmc", "username"],
-                "the BMC user name is empty",
-                "write the BMC login, e.g. root or ADMIN"
-            );
+            p!(path!["nodes", n, "bmc", "username"], "the BMC user name is empty", "write the BMC login, e.g. root or ADMIN");
         }
         for (i, ifc) in node.network.iter().enumerate() {
             if !is_mac(&ifc.mac) {
-                p!(
-                    path!["nodes", n, "network", i, "mac"],
-                    format!("'{}' is not a MAC address", ifc.mac),
-                    &mac_fix(&ifc.mac)
-                );
+                p!(path!["nodes", n, "network", i, "mac"], format!("'{}' is not a MAC address", ifc.mac), &mac_fix(&ifc.mac));
             }
             if !is_label(&ifc.name) || ifc.name.len() > 15 {
                 p!(
@@ -236,17 +197,11 @@ pub(crate) fn validate(
             }
         }
         if let Some(v) = &node.vendor_data {
-            let resolved = tree
-                .locate(path!["nodes", n, "vendor_data"])
-                .span
-                .resolve(v);
+            let resolved = tree.locate(path!["nodes", n, "vendor_data"]).span.resolve(v);
             if !resolved.is_file() {
                 p!(
                     path!["nodes", n, "vendor_data"],
-                    format!(
-                        "vendor-data file '{v}' not found ({} does not exist)",
-                        resolved.display()
-                    ),
+                    format!("vendor-data file '{v}' not found ({} does not exist)", resolved.display()),
                     "fix the path; it is taken from the inventory's folder"
                 );
             }
@@ -281,10 +236,7 @@ pub(crate) fn validate(
                         }
                         match parse_public_key(line) {
                             Ok(key) => keys.push(key),
-                            Err((m, h)) => problems.push(
-                                Diagnostic::at(&Span::new(&resolved, ln as u32 + 1, 1), m)
-                                    .with_help(h),
-                            ),
+                            Err((m, h)) => problems.push(Diagnostic::at(&Span::new(&resolved, ln as u32 + 1, 1), m).with_help(h)),
                         }
                     }
                 }
@@ -304,10 +256,7 @@ pub(crate) fn validate(
                 p!(
                     path!["slices", sn, "nodes", i],
                     format!("slice '{sn}' names unknown node '{member}'"),
-                    &format!(
-                        "define it under 'nodes:' or use one of {}",
-                        known.join(", ")
-                    )
+                    &format!("define it under 'nodes:' or use one of {}", known.join(", "))
                 );
             } else if let Some(other) = member_of.insert(member, sn) {
                 p!(
@@ -317,24 +266,11 @@ pub(crate) fn validate(
                 );
             }
         }
-        slices.insert(
-            name.clone(),
-            Slice {
-                name: name.clone(),
-                keys,
-                nodes: s.nodes.clone(),
-                packages: s.packages.clone(),
-            },
-        );
+        slices.insert(name.clone(), Slice { name: name.clone(), keys, nodes: s.nodes.clone(), packages: s.packages.clone() });
     }
 
     if problems.is_empty() {
-        Ok(Inventory {
-            file: file.to_path_buf(),
-            publish: raw.publish,
-            nodes: raw.nodes,
-            slices,
-        })
+        Ok(Inventory { file: file.to_path_buf(), publish: raw.publish, nodes: raw.nodes, slices })
     } else {
         Err(Diagnostics(problems))
     }

@@ -20,10 +20,7 @@ impl VolumeDate {
         let n = u64::from_be_bytes(b);
         const START: i64 = 946_684_800; // 2000-01-01
         const SPAN: u64 = 30 * 365 * 86_400;
-        VolumeDate {
-            unix: START + (n % SPAN) as i64,
-            centis: ((n / SPAN) % 100) as u8,
-        }
+        VolumeDate { unix: START + (n % SPAN) as i64, centis: ((n / SPAN) % 100) as u8 }
     }
 
     /// (year, month, day, hour, minute, second).
@@ -55,24 +52,13 @@ impl VolumeDate {
     /// The 7-byte form of directory records.
     pub fn to_record(&self) -> [u8; 7] {
         let (y, mo, d, h, mi, s) = self.civil();
-        [
-            (y - 1900) as u8,
-            mo as u8,
-            d as u8,
-            h as u8,
-            mi as u8,
-            s as u8,
-            0,
-        ]
+        [(y - 1900) as u8, mo as u8, d as u8, h as u8, mi as u8, s as u8, 0]
     }
 
     /// The UUID blkid and udev show for a volume with this date.
     pub fn uuid(&self) -> String {
         let (y, mo, d, h, mi, s) = self.civil();
-        format!(
-            "{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}-{:02}",
-            self.centis
-        )
+        format!("{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}-{:02}", self.centis)
     }
 }
 
@@ -82,26 +68,9 @@ mod tests {
 
     #[test]
     fn civil_dates_are_right() {
-        assert_eq!(
-            VolumeDate { unix: 0, centis: 0 }.uuid(),
-            "1970-01-01-00-00-00-00"
-        );
-        assert_eq!(
-            VolumeDate {
-                unix: 1_700_000_000,
-                centis: 7
-            }
-            .uuid(),
-            "2023-11-14-22-13-20-07"
-        );
-        assert_eq!(
-            VolumeDate {
-                unix: 951_782_400,
-                centis: 0
-            }
-            .civil(),
-            (2000, 2, 29, 0, 0, 0)
-        );
+        assert_eq!(VolumeDate { unix: 0, centis: 0 }.uuid(), "1970-01-01-00-00-00-00");
+        assert_eq!(VolumeDate { unix: 1_700_000_000, centis: 7 }.uuid(), "2023-11-14-22-13-20-07");
+        assert_eq!(VolumeDate { unix: 951_782_400, centis: 0 }.civil(), (2000, 2, 29, 0, 0, 0));
     }
 
     #[test]

@@ -109,23 +109,11 @@ fn date17(d: &[u8]) -> Option<String> {
         return None;
     }
     let s = std::str::from_utf8(&d[..16]).ok()?;
-    Some(format!(
-        "{}-{}-{}-{}-{}-{}-{}",
-        &s[0..4],
-        &s[4..6],
-        &s[6..8],
-        &s[8..10],
-        &s[10..12],
-        &s[12..14],
-        &s[14..16]
-    ))
+    Some(format!("{}-{}-{}-{}-{}-{}-{}", &s[0..4], &s[4..6], &s[6..8], &s[8..10], &s[10..12], &s[12..14], &s[14..16]))
 }
 
 fn from_ucs2(b: &[u8]) -> String {
-    let units: Vec<u16> = b
-        .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]))
-        .collect();
+    let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
     String::from_utf16_lossy(&units)
 }
 
@@ -133,15 +121,8 @@ impl<R: Read + Seek> IsoReader<R> {
     /// Opens an image and reads its volume descriptors.
     pub fn open(mut r: R) -> Result<Self, IsoError> {
         let sectors = r.seek(SeekFrom::End(0))? / SECTOR as u64;
-        let mut this = IsoReader {
-            r,
-            volume_id: String::new(),
-            uuid: String::new(),
-            rock_ridge: false,
-            joliet_root: None,
-            root: (0, 0),
-            sectors,
-        };
+        let mut this =
+            IsoReader { r, volume_id: String::new(), uuid: String::new(), rock_ridge: false, joliet_root: None, root: (0, 0), sectors };
         let mut found_primary = false;
         for n in 16..64u32 {
             if u64::from(n) >= sectors {
@@ -149,17 +130,13 @@ impl<R: Read + Seek> IsoReader<R> {
             }
             let d = this.sector(n)?;
             if &d[1..6] != b"CD001" {
-                return Err(corrupt(format!(
-                    "sector {n} holds no volume descriptor (no CD001)"
-                )));
+                return Err(corrupt(format!("sector {n} holds no volume descriptor (no CD001)")));
             }
             match d[0] {
                 1 if !found_primary => {
                     found_primary = true;
                     this.volume_id = String::from_utf8_lossy(&d[40..72]).trim_end().to_string();
-                    this.uuid = date17(&d[830..847])
-                        .or_else(|| date17(&d[813..830]))
-                        .unwrap_or_default();
+                    this.uuid = date17(&d[830..847]).or_else(|| date17(&d[813..830])).unwrap_or_default();
                     let root = parse_record(&d[156..190])?;
                     this.root = (root.extent, root.size);
                 }
@@ -183,15 +160,10 @@ impl<R: Read + Seek> IsoReader<R> {
     }
 
     fn bytes(&mut self, extent: u32, len: u32) -> Result<Vec<u8>, IsoError> {
-        if u64::from(extent) * SECTOR as u64 + u64::from(len)
-            > self.sectors * SECTOR as u64 + SECTOR as u64
-        {
-            return Err(corrupt(format!(
-                "extent {extent} (+{len} bytes) lies past the end of the image"
-            )));
+        if u64::from(extent) * SECTOR as u64 + u64::from(len) > self.sectors * SECTOR as u64 + SECTOR as u64 {
+            return Err(corrupt(format!("extent {extent} (+{len} bytes) lies past the end of the image")));
         }
-        self.r
-            .seek(SeekFrom::Start(u64::from(extent) * SECTOR as u64))?;
+        self.r.seek(SeekFrom::Start(u64::from(extent) * SECTOR as u64))?;
         let mut buf = vec![0u8; len as usize];
         let mut got = 0;
         while got < buf.len() {
@@ -242,16 +214,13 @@ impl<R: Read + Seek> IsoReader<R> {
         if !dot.system_use.starts_with(b"SP") {
             return Ok(false);
         }
-        Ok(self
-            .susp_entries(&dot.system_use)?
-            .iter()
-            .any(|(sig, body)| {
-                sig == "ER" && body.len() > 4 && {
-                    let id_len = body[0] as usize;
-                    let id = body.get(4..4 + id_len).unwrap_or_default();
-                    matches!(id, b"RRIP_1991A" | b"IEEE_P1282" | b"IEEE_1282")
-                }
-            }))
+        Ok(self.susp_entries(&dot.system_use)?.iter().any(|(sig, body)| {
+            sig == "ER" && body.len() > 4 && {
+                let id_len = body[0] as usize;
+                let id = body.get(4..4 + id_len).unwrap_or_default();
+                matches!(id, b"RRIP_1991A" | b"IEEE_P1282" | b"IEEE_1282")
+            }
+        }))
     }
 
     /// Lists a directory's records (without `.` and `..`).
@@ -286,14 +255,7 @@ impl<R: Read + Seek> IsoReader<R> {
         if let Some((e, s)) = self.joliet_root {
             let mut stack = vec![(e, s, String::new(), 0)];
             while let Some((e, s, prefix, depth)) = stack.pop() {
-                for Record {
-                    ident,
-                    extent: ext,
-                    size,
-                    is_dir: dir,
-                    ..
-                } in self.read_dir(e, s)?
-                {
+                for Record { ident, extent: ext, size, is_dir: dir, .. } in self.read_dir(e, s)? {
                     let name = from_ucs2(&ident);
                     let name = name.strip_suffix(";1").unwrap_or(&name).to_string();
                     joliet.insert((ext, dir, size), name.clone());
@@ -306,21 +268,9 @@ impl<R: Read + Seek> IsoReader<R> {
         let mut out = Vec::new();
         let mut stack = vec![(self.root.0, self.root.1, String::new(), 0)];
         while let Some((e, s, prefix, depth)) = stack.pop() {
-            for Record {
-                ident,
-                extent,
-                size,
-                is_dir,
-                system_use: su,
-            } in self.read_dir(e, s)?
-            {
+            for Record { ident, extent, size, is_dir, system_use: su } in self.read_dir(e, s)? {
                 let raw = String::from_utf8_lossy(&ident).into_owned();
-                let primary_name = raw
-                    .split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches('.')
-                    .to_string();
+                let primary_name = raw.split(';').next().unwrap_or_default().trim_end_matches('.').to_string();
                 let (mut rr_name, mut mode) = (None::<String>, None);
                 if self.rock_ridge {
                     for (sig, body) in self.susp_entries(&su)? {
@@ -340,16 +290,7 @@ impl<R: Read + Seek> IsoReader<R> {
                     stack.push((extent, size, format!("{path}/"), depth + 1));
                 }
                 let joliet_name = joliet.get(&(extent, is_dir, size)).cloned();
-                out.push(IsoEntry {
-                    path,
-                    primary_name,
-                    joliet_name,
-                    rr_name,
-                    mode,
-                    extent,
-                    size,
-                    is_dir,
-                });
+                out.push(IsoEntry { path, primary_name, joliet_name, rr_name, mode, extent, size, is_dir });
             }
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -370,38 +311,15 @@ mod tests {
 
     fn sample() -> Vec<IsoFile> {
         vec![
-            IsoFile {
-                name: "user-data".into(),
-                data: b"#cloud-config\n".to_vec(),
-                mode: 0o644,
-            },
-            IsoFile {
-                name: "meta-data".into(),
-                data: b"instance-id: x\n".to_vec(),
-                mode: 0o644,
-            },
-            IsoFile {
-                name: "empty".into(),
-                data: Vec::new(),
-                mode: 0o600,
-            },
-            IsoFile {
-                name: "big".into(),
-                data: (0..5000u32).map(|i| i as u8).collect(),
-                mode: 0o644,
-            },
+            IsoFile { name: "user-data".into(), data: b"#cloud-config\n".to_vec(), mode: 0o644 },
+            IsoFile { name: "meta-data".into(), data: b"instance-id: x\n".to_vec(), mode: 0o644 },
+            IsoFile { name: "empty".into(), data: Vec::new(), mode: 0o600 },
+            IsoFile { name: "big".into(), data: (0..5000u32).map(|i| i as u8).collect(), mode: 0o644 },
         ]
     }
 
     fn opts() -> IsoOptions {
-        IsoOptions {
-            volume_id: "cidata".into(),
-            date: VolumeDate {
-                unix: 1_700_000_000,
-                centis: 42,
-            },
-            application: "liveboot".into(),
-        }
+        IsoOptions { volume_id: "cidata".into(), date: VolumeDate { unix: 1_700_000_000, centis: 42 }, application: "liveboot".into() }
     }
 
     #[test]
@@ -412,10 +330,7 @@ mod tests {
         assert_eq!(r.uuid, "2023-11-14-22-13-20-42");
         assert!(r.rock_ridge);
         let entries = r.entries().unwrap();
-        assert_eq!(
-            entries.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
-            ["big", "empty", "meta-data", "user-data"]
-        );
+        assert_eq!(entries.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["big", "empty", "meta-data", "user-data"]);
         for f in sample() {
             let e = entries.iter().find(|e| e.path == f.name).unwrap();
             assert_eq!(e.joliet_name.as_deref(), Some(f.name.as_str()));
@@ -426,13 +341,8 @@ mod tests {
 
     #[test]
     fn many_files_spill_directories_over_several_sectors() {
-        let files: Vec<IsoFile> = (0..200)
-            .map(|i| IsoFile {
-                name: format!("file-number-{i:03}"),
-                data: vec![i as u8; i],
-                mode: 0o644,
-            })
-            .collect();
+        let files: Vec<IsoFile> =
+            (0..200).map(|i| IsoFile { name: format!("file-number-{i:03}"), data: vec![i as u8; i], mode: 0o644 }).collect();
         let img = write_iso(&files, &opts()).unwrap();
         let mut r = IsoReader::open(Cursor::new(img)).unwrap();
         let entries = r.entries().unwrap();
@@ -458,9 +368,6 @@ mod tests {
 
     #[test]
     fn same_input_same_bytes_and_dates_differ_by_content() {
-        assert_eq!(
-            write_iso(&sample(), &opts()).unwrap(),
-            write_iso(&sample(), &opts()).unwrap()
-        );
+        assert_eq!(write_iso(&sample(), &opts()).unwrap(), write_iso(&sample(), &opts()).unwrap());
     }
 }

@@ -45,10 +45,7 @@ pub enum WriteError {
 impl std::fmt::Display for WriteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WriteError::BadName(n) => write!(
-                f,
-                "'{n}' cannot be a file name in an ISO image (1-64 characters, no '/', no NUL)"
-            ),
+            WriteError::BadName(n) => write!(f, "'{n}' cannot be a file name in an ISO image (1-64 characters, no '/', no NUL)"),
             WriteError::Duplicate(n) => write!(f, "two files are named '{n}'"),
             WriteError::LabelTooLong(l) => write!(f, "volume label '{l}' is longer than 32 bytes"),
         }
@@ -92,13 +89,7 @@ fn primary_name(name: &str) -> String {
     let mapped: String = name
         .chars()
         .map(|c| c.to_ascii_uppercase())
-        .map(|c| {
-            if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' { c } else { '_' })
         .collect();
     let (stem, ext) = match mapped.rsplit_once('.') {
         Some((s, e)) => (s.replace('.', "_"), e.to_string()),
@@ -129,14 +120,7 @@ fn rock_ridge(mode: u32, links: u32, date: &[u8; 7], name: Option<&str>) -> Vec<
     su
 }
 
-fn record(
-    ident: &[u8],
-    extent: u32,
-    size: u32,
-    dir: bool,
-    date: &[u8; 7],
-    system_use: &[u8],
-) -> Vec<u8> {
+fn record(ident: &[u8], extent: u32, size: u32, dir: bool, date: &[u8; 7], system_use: &[u8]) -> Vec<u8> {
     let mut r = vec![0u8; 33];
     r[2..10].copy_from_slice(&both32(extent));
     r[10..18].copy_from_slice(&both32(size));
@@ -171,20 +155,13 @@ fn pack(records: &[Vec<u8>]) -> Vec<u8> {
 }
 
 const ER_ID: &str = "RRIP_1991A";
-const ER_DESC: &str =
-    "THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS";
+const ER_DESC: &str = "THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS";
 const ER_SRC: &str = "PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.";
 
 fn er_entry() -> Vec<u8> {
     let mut e = b"ER".to_vec();
     e.push((8 + ER_ID.len() + ER_DESC.len() + ER_SRC.len()) as u8);
-    e.extend_from_slice(&[
-        1,
-        ER_ID.len() as u8,
-        ER_DESC.len() as u8,
-        ER_SRC.len() as u8,
-        1,
-    ]);
+    e.extend_from_slice(&[1, ER_ID.len() as u8, ER_DESC.len() as u8, ER_SRC.len() as u8, 1]);
     e.extend_from_slice(ER_ID.as_bytes());
     e.extend_from_slice(ER_DESC.as_bytes());
     e.extend_from_slice(ER_SRC.as_bytes());
@@ -202,12 +179,7 @@ struct Layout {
 }
 
 /// Builds the two root directories for a given layout (their sizes do not depend on it).
-fn directories(
-    files: &[IsoFile],
-    primary: &[String],
-    l: &Layout,
-    date: &[u8; 7],
-) -> (Vec<u8>, Vec<u8>) {
+fn directories(files: &[IsoFile], primary: &[String], l: &Layout, date: &[u8; 7]) -> (Vec<u8>, Vec<u8>) {
     let mut dot_su = b"SP\x07\x01\xbe\xef\x00".to_vec();
     dot_su.extend_from_slice(b"CE\x1c\x01");
     dot_su.extend_from_slice(&both32(l.ce));
@@ -216,19 +188,9 @@ fn directories(
     dot_su.extend_from_slice(&rock_ridge(0o40755, 2, date, None));
     let mut p = vec![
         record(&[0], l.root, l.root_len, true, date, &dot_su),
-        record(
-            &[1],
-            l.root,
-            l.root_len,
-            true,
-            date,
-            &rock_ridge(0o40755, 2, date, None),
-        ),
+        record(&[1], l.root, l.root_len, true, date, &rock_ridge(0o40755, 2, date, None)),
     ];
-    let mut j = vec![
-        record(&[0], l.jroot, l.jroot_len, true, date, &[]),
-        record(&[1], l.jroot, l.jroot_len, true, date, &[]),
-    ];
+    let mut j = vec![record(&[0], l.jroot, l.jroot_len, true, date, &[]), record(&[1], l.jroot, l.jroot_len, true, date, &[])];
     // ISO 9660 and Joliet order directory records by identifier.
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by(|&a, &b| primary[a].cmp(&primary[b]));
@@ -236,41 +198,19 @@ fn directories(
         let f = &files[i];
         let ident = format!("{};1", primary[i]);
         let su = rock_ridge(0o100000 | (f.mode & 0o7777), 1, date, Some(&f.name));
-        p.push(record(
-            ident.as_bytes(),
-            l.files[i],
-            f.data.len() as u32,
-            false,
-            date,
-            &su,
-        ));
+        p.push(record(ident.as_bytes(), l.files[i], f.data.len() as u32, false, date, &su));
     }
     order.sort_by(|&a, &b| ucs2(&files[a].name).cmp(&ucs2(&files[b].name)));
     for &i in &order {
-        j.push(record(
-            &ucs2(&files[i].name),
-            l.files[i],
-            files[i].data.len() as u32,
-            false,
-            date,
-            &[],
-        ));
+        j.push(record(&ucs2(&files[i].name), l.files[i], files[i].data.len() as u32, false, date, &[]));
     }
     (pack(&p), pack(&j))
 }
 
 fn path_table(extent: u32, big_endian: bool) -> Vec<u8> {
     let mut t = vec![1u8, 0];
-    t.extend_from_slice(&if big_endian {
-        extent.to_be_bytes()
-    } else {
-        extent.to_le_bytes()
-    });
-    t.extend_from_slice(&if big_endian {
-        1u16.to_be_bytes()
-    } else {
-        1u16.to_le_bytes()
-    });
+    t.extend_from_slice(&if big_endian { extent.to_be_bytes() } else { extent.to_le_bytes() });
+    t.extend_from_slice(&if big_endian { 1u16.to_be_bytes() } else { 1u16.to_le_bytes() });
     t.extend_from_slice(&[0, 0]);
     t
 }
@@ -301,14 +241,7 @@ fn descriptor(joliet: bool, opts: &IsoOptions, l: &Layout, root_record: &[u8]) -
     d[140..144].copy_from_slice(&lpt.to_le_bytes());
     d[148..152].copy_from_slice(&mpt.to_be_bytes());
     d[156..190].copy_from_slice(&root_record[..34]);
-    for (start, len) in [
-        (190, 128),
-        (318, 128),
-        (446, 128),
-        (702, 37),
-        (739, 37),
-        (776, 37),
-    ] {
+    for (start, len) in [(190, 128), (318, 128), (446, 128), (702, 37), (739, 37), (776, 37)] {
         d[start..start + len].copy_from_slice(&text("", len));
     }
     d[574..702].copy_from_slice(&text(&opts.application, 128));
@@ -332,12 +265,7 @@ pub fn write_iso(files: &[IsoFile], opts: &IsoOptions) -> Result<Vec<u8>, WriteE
         return Err(WriteError::LabelTooLong(opts.volume_id.clone()));
     }
     for (i, f) in files.iter().enumerate() {
-        if f.name.is_empty()
-            || f.name.len() > 64
-            || f.name.contains(['/', '\0'])
-            || f.name == "."
-            || f.name == ".."
-        {
+        if f.name.is_empty() || f.name.len() > 64 || f.name.contains(['/', '\0']) || f.name == "." || f.name == ".." {
             return Err(WriteError::BadName(f.name.clone()));
         }
         if files[..i].iter().any(|g| g.name == f.name) {
@@ -350,25 +278,14 @@ pub fn write_iso(files: &[IsoFile], opts: &IsoOptions) -> Result<Vec<u8>, WriteE
         let mut name = primary_name(&f.name);
         let mut n = 1;
         while primary.contains(&name) {
-            let (stem, ext) = name
-                .split_once('.')
-                .map(|(s, e)| (s.to_string(), e.to_string()))
-                .unwrap_or_default();
+            let (stem, ext) = name.split_once('.').map(|(s, e)| (s.to_string(), e.to_string())).unwrap_or_default();
             name = format!("{}{n}.{ext}", &stem[..stem.len().min(26)]);
             n += 1;
         }
         primary.push(name);
     }
     let date = opts.date.to_record();
-    let mut l = Layout {
-        ce: 23,
-        root: 24,
-        root_len: 0,
-        jroot: 0,
-        jroot_len: 0,
-        files: vec![0; files.len()],
-        total: 0,
-    };
+    let mut l = Layout { ce: 23, root: 24, root_len: 0, jroot: 0, jroot_len: 0, files: vec![0; files.len()], total: 0 };
     let (p, j) = directories(files, &primary, &l, &date);
     l.root_len = p.len() as u32;
     l.jroot = l.root + (p.len() / SECTOR) as u32;
@@ -389,12 +306,7 @@ pub fn write_iso(files: &[IsoFile], opts: &IsoOptions) -> Result<Vec<u8>, WriteE
     term[1..6].copy_from_slice(b"CD001");
     term[6] = 1;
     img.extend(term);
-    for (extent, be) in [
-        (l.root, false),
-        (l.root, true),
-        (l.jroot, false),
-        (l.jroot, true),
-    ] {
+    for (extent, be) in [(l.root, false), (l.root, true), (l.jroot, false), (l.jroot, true)] {
         let mut s = path_table(extent, be);
         s.resize(SECTOR, 0);
         img.extend(s);

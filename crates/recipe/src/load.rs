@@ -29,9 +29,7 @@ impl Recipe {
 
 /// Fragments (`_name.yaml`) hold shared settings for `extends:`; they are not recipes.
 fn is_fragment(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('_'))
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('_'))
 }
 
 /// The recipes in a folder (fragments left out), sorted.
@@ -62,12 +60,7 @@ pub fn load_by_name(dir: &Path, name: &str) -> Result<Recipe, Diagnostics> {
             _ if known.is_empty() => format!("no recipes in {}: pass --recipes DIR", dir.display()),
             _ => format!("the recipes are: {}", known.join(", ")),
         };
-        return Err(Diagnostic::nowhere(format!(
-            "no recipe '{name}' ({} does not exist)",
-            path.display()
-        ))
-        .with_help(help)
-        .into());
+        return Err(Diagnostic::nowhere(format!("no recipe '{name}' ({} does not exist)", path.display())).with_help(help).into());
     }
     load(&path)
 }
@@ -79,11 +72,7 @@ fn strsim_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }
@@ -93,22 +82,14 @@ fn strsim_distance(a: &str, b: &str) -> usize {
 /// Loads and validates one recipe file.
 pub fn load(path: &Path) -> Result<Recipe, Diagnostics> {
     if is_fragment(path) {
-        return Err(Diagnostic::file(
-            path,
-            "this file is a fragment shared through 'extends:', not a recipe",
-        )
-        .with_help("build a recipe that extends it, or rename the file without the leading '_'")
-        .into());
+        return Err(Diagnostic::file(path, "this file is a fragment shared through 'extends:', not a recipe")
+            .with_help("build a recipe that extends it, or rename the file without the leading '_'")
+            .into());
     }
     let mut extends = Vec::new();
     let tree = load_with_extends(path, &mut Vec::new(), &mut extends)?;
     let spec: RecipeSpec = from_node(&tree)?;
-    let recipe = Recipe {
-        spec,
-        file: path.to_path_buf(),
-        extends,
-        tree,
-    };
+    let recipe = Recipe { spec, file: path.to_path_buf(), extends, tree };
     let problems = validate(&recipe);
     if problems.is_empty() {
         Ok(recipe)
@@ -117,47 +98,25 @@ pub fn load(path: &Path) -> Result<Recipe, Diagnostics> {
     }
 }
 
-fn load_with_extends(
-    path: &Path,
-    chain: &mut Vec<PathBuf>,
-    applied: &mut Vec<PathBuf>,
-) -> Result<Node, Diagnostic> {
+fn load_with_extends(path: &Path, chain: &mut Vec<PathBuf>, applied: &mut Vec<PathBuf>) -> Result<Node, Diagnostic> {
     let mut node = load_file(path)?;
     if !matches!(node.kind, NodeKind::Map(_)) {
-        return Err(Diagnostic::at(
-            &node.span,
-            format!("expected a mapping of settings, found {}", node.type_name()),
-        )
-        .with_help("a recipe is a set of 'key: value' lines"));
+        return Err(Diagnostic::at(&node.span, format!("expected a mapping of settings, found {}", node.type_name()))
+            .with_help("a recipe is a set of 'key: value' lines"));
     }
     let parents = take_extends(&mut node)?;
     chain.push(path.to_path_buf());
     let mut base: Option<Node> = None;
     for parent in parents {
         let (written, span) = parent;
-        let file = span.resolve(&if written.ends_with(".yaml") {
-            written.clone()
-        } else {
-            format!("{written}.yaml")
-        });
+        let file = span.resolve(&if written.ends_with(".yaml") { written.clone() } else { format!("{written}.yaml") });
         if chain.iter().any(|c| same_file(c, &file)) {
-            return Err(Diagnostic::at(
-                &span,
-                format!("'{written}' extends itself (through {})", show_chain(chain)),
-            )
-            .with_help("remove one of the 'extends:' lines that form the loop"));
+            return Err(Diagnostic::at(&span, format!("'{written}' extends itself (through {})", show_chain(chain)))
+                .with_help("remove one of the 'extends:' lines that form the loop"));
         }
         if !file.exists() {
-            return Err(Diagnostic::at(
-                &span,
-                format!(
-                    "cannot find '{written}' ({} does not exist)",
-                    file.display()
-                ),
-            )
-            .with_help(
-                "name a file beside this recipe, without '.yaml', e.g. 'extends: _debian'",
-            ));
+            return Err(Diagnostic::at(&span, format!("cannot find '{written}' ({} does not exist)", file.display()))
+                .with_help("name a file beside this recipe, without '.yaml', e.g. 'extends: _debian'"));
         }
         let loaded = load_with_extends(&file, chain, applied)?;
         applied.push(file);
@@ -191,11 +150,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 fn show_chain(chain: &[PathBuf]) -> String {
-    chain
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(" -> ")
+    chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> ")
 }
 
 /// Removes `extends:` from a mapping and returns the names it lists with their places.
@@ -203,10 +158,7 @@ fn take_extends(node: &mut Node) -> Result<Vec<(String, liveboot_yaml::Span)>, D
     let NodeKind::Map(entries) = &mut node.kind else {
         return Ok(Vec::new());
     };
-    let Some(i) = entries
-        .iter()
-        .position(|(k, _)| k.as_str() == Some("extends"))
-    else {
+    let Some(i) = entries.iter().position(|(k, _)| k.as_str() == Some("extends")) else {
         return Ok(Vec::new());
     };
     let (_, value) = entries.remove(i);
@@ -218,14 +170,8 @@ fn take_extends(node: &mut Node) -> Result<Vec<(String, liveboot_yaml::Span)>, D
         .into_iter()
         .map(|n| match (&n.kind, n.is_null()) {
             (NodeKind::Scalar { text, .. }, false) => Ok((text.clone(), n.span.clone())),
-            _ => Err(Diagnostic::at(
-                &n.span,
-                format!(
-                    "expected the name of a recipe fragment, found {}",
-                    n.type_name()
-                ),
-            )
-            .with_help("write 'extends: _name' or a list of names")),
+            _ => Err(Diagnostic::at(&n.span, format!("expected the name of a recipe fragment, found {}", n.type_name()))
+                .with_help("write 'extends: _name' or a list of names")),
         })
         .collect()
 }

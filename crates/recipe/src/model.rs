@@ -212,12 +212,7 @@ pub struct Boot {
 
 impl Default for Boot {
     fn default() -> Self {
-        Boot {
-            kernel_args: Vec::new(),
-            timeout: default_timeout(),
-            serial: None,
-            loaders: default_loaders(),
-        }
+        Boot { kernel_args: Vec::new(), timeout: default_timeout(), serial: None, loaders: default_loaders() }
     }
 }
 
@@ -250,13 +245,26 @@ pub struct CloudInit {
     /// Datasources cloud-init tries, in order; must include NoCloud.
     #[serde(default = "default_datasources")]
     pub datasources: Vec<String>,
+    /// The locale cloud-init sets (its own default, en_US.UTF-8, fails on a root without that
+    /// locale generated; C.UTF-8 is built into glibc).
+    #[serde(default = "default_locale")]
+    pub locale: String,
 }
 
 impl Default for CloudInit {
     fn default() -> Self {
-        CloudInit {
-            datasources: default_datasources(),
-        }
+        CloudInit { datasources: default_datasources(), locale: default_locale() }
+    }
+}
+
+impl CloudInit {
+    /// The cloud-init configuration file baked into the image.
+    pub fn image_config(&self) -> String {
+        format!(
+            "# Written by liveboot.\n# Look for a NoCloud seed first.\ndatasource_list: [{}]\nlocale: {}\n# A live root is an overlay in memory: nothing to grow or resize.\nresize_rootfs: false\ngrowpart:\n  mode: \"off\"\n",
+            self.datasources.join(", "),
+            self.locale
+        )
     }
 }
 
@@ -285,10 +293,7 @@ pub struct Squashfs {
 
 impl Default for Squashfs {
     fn default() -> Self {
-        Squashfs {
-            compression: Compression::Zstd,
-            level: None,
-        }
+        Squashfs { compression: Compression::Zstd, level: None }
     }
 }
 
@@ -365,6 +370,9 @@ fn default_serial_port() -> String {
 }
 fn default_serial_speed() -> u32 {
     115200
+}
+fn default_locale() -> String {
+    "C.UTF-8".to_string()
 }
 fn default_datasources() -> Vec<String> {
     vec!["NoCloud".to_string(), "None".to_string()]

@@ -14,11 +14,7 @@ pub struct ReleaseInfo {
 }
 
 const fn r(family: Family, release: &'static str, codename: &'static str) -> ReleaseInfo {
-    ReleaseInfo {
-        family,
-        release,
-        codename,
-    }
+    ReleaseInfo { family, release, codename }
 }
 
 /// Every release a recipe may name.
@@ -48,18 +44,12 @@ pub const RELEASES: &[ReleaseInfo] = &[
 
 /// The release entry, if known.
 pub fn release_info(family: Family, release: &str) -> Option<&'static ReleaseInfo> {
-    RELEASES
-        .iter()
-        .find(|r| r.family == family && r.release == release)
+    RELEASES.iter().find(|r| r.family == family && r.release == release)
 }
 
 /// The releases of a family, for "use one of" messages.
 pub fn releases_of(family: Family) -> Vec<&'static str> {
-    RELEASES
-        .iter()
-        .filter(|r| r.family == family)
-        .map(|r| r.release)
-        .collect()
+    RELEASES.iter().filter(|r| r.family == family).map(|r| r.release).collect()
 }
 
 /// The sources a family can be built from.

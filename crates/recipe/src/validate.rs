@@ -19,18 +19,13 @@ struct Check<'a> {
 impl Check<'_> {
     fn at(&mut self, path: &[PathSeg], message: impl Into<String>, help: impl Into<String>) {
         let span = &self.recipe.tree.locate(path).span;
-        self.problems
-            .push(Diagnostic::at(span, message).with_help(help));
+        self.problems.push(Diagnostic::at(span, message).with_help(help));
     }
 
     /// A file named in the recipe must exist (relative to the file that names it).
     fn file_exists(&mut self, path: &[PathSeg], written: &str, what: &str, dir: bool) {
         let resolved = self.recipe.resolve(path, written);
-        let ok = if dir {
-            resolved.is_dir()
-        } else {
-            resolved.is_file()
-        };
+        let ok = if dir { resolved.is_dir() } else { resolved.is_file() };
         if !ok {
             self.at(
                 path,
@@ -45,42 +40,22 @@ impl Check<'_> {
 /// udev's /dev/disk/by-label accept and which distributions use in their labels.
 fn label_problem(label: &str) -> Option<(String, String)> {
     if label.is_empty() {
-        return Some((
-            "the ISO volume label is empty".into(),
-            "write a label such as 'DEBIAN12_LIVE'".into(),
-        ));
+        return Some(("the ISO volume label is empty".into(), "write a label such as 'DEBIAN12_LIVE'".into()));
     }
     if label.chars().count() > 32 {
         return Some((
-            format!(
-                "the ISO volume label '{label}' is {} characters long; ISO 9660 allows 32",
-                label.chars().count()
-            ),
-            format!(
-                "shorten it, e.g. '{}'",
-                label.chars().take(32).collect::<String>().to_uppercase()
-            ),
+            format!("the ISO volume label '{label}' is {} characters long; ISO 9660 allows 32", label.chars().count()),
+            format!("shorten it, e.g. '{}'", label.chars().take(32).collect::<String>().to_uppercase()),
         ));
     }
-    if let Some(bad) = label
-        .chars()
-        .find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
-    {
+    if let Some(bad) = label.chars().find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_' || *c == '-')) {
         let fixed: String = label
             .chars()
             .map(|c| c.to_ascii_uppercase())
-            .map(|c| {
-                if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' { c } else { '_' })
             .collect();
         return Some((
-            format!(
-                "the ISO volume label '{label}' contains '{bad}', which ISO 9660 does not allow"
-            ),
+            format!("the ISO volume label '{label}' contains '{bad}', which ISO 9660 does not allow"),
             format!("use only A-Z, 0-9, '_' and '-', e.g. '{fixed}'"),
         ));
     }
@@ -91,51 +66,30 @@ fn is_debian_package_name(p: &str) -> bool {
     let b = p.as_bytes();
     b.len() >= 2
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c))
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c))
 }
 
 fn is_rpm_package_name(p: &str) -> bool {
     // Names, groups (@core) and exclusions (-pkg) as kickstart %packages takes them.
     let name = p.trim_start_matches(['@', '-']);
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"+-._".contains(&c))
+    !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"+-._".contains(&c))
 }
 
 /// Returns every problem found in the recipe.
 pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
     let spec = &recipe.spec;
-    let mut c = Check {
-        recipe,
-        problems: Vec::new(),
-    };
+    let mut c = Check { recipe, problems: Vec::new() };
 
-    let stem = recipe
-        .file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default();
+    let stem = recipe.file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     if spec.name != stem {
         c.at(
             path!["name"],
-            format!(
-                "the recipe's name '{}' differs from its file name '{stem}.yaml'",
-                spec.name
-            ),
-            format!(
-                "write 'name: {stem}' or rename the file to '{}.yaml'",
-                spec.name
-            ),
+            format!("the recipe's name '{}' differs from its file name '{stem}.yaml'", spec.name),
+            format!("write 'name: {stem}' or rename the file to '{}.yaml'", spec.name),
         );
     }
     if spec.title.trim().is_empty() {
-        c.at(
-            path!["title"],
-            "the title is empty",
-            "write a title, e.g. 'Debian 12 live'",
-        );
+        c.at(path!["title"], "the title is empty", "write a title, e.g. 'Debian 12 live'");
     }
     if let Some((message, help)) = label_problem(&spec.label) {
         c.at(path!["label"], message, help);
@@ -145,11 +99,7 @@ pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
     if release_info(family, &spec.distro.release).is_none() {
         c.at(
             path!["distro", "release"],
-            format!(
-                "unknown {} release '{}'",
-                family.as_str(),
-                spec.distro.release
-            ),
+            format!("unknown {} release '{}'", family.as_str(), spec.distro.release),
             format!("use one of {}", releases_of(family).join(", ")),
         );
     }
@@ -157,21 +107,14 @@ pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
     if !allowed.contains(&spec.source.kind()) {
         c.at(
             path!["source"],
-            format!(
-                "a {} image cannot be built from '{}'",
-                family.as_str(),
-                spec.source.kind()
-            ),
+            format!("a {} image cannot be built from '{}'", family.as_str(), spec.source.kind()),
             format!("use source: {}", allowed.join(" or ")),
         );
     }
 
     match &spec.source {
         Source::Bootstrap(b) => {
-            if !b.mirror.starts_with("http://")
-                && !b.mirror.starts_with("https://")
-                && !b.mirror.starts_with("file:/")
-            {
+            if !b.mirror.starts_with("http://") && !b.mirror.starts_with("https://") && !b.mirror.starts_with("file:/") {
                 c.at(
                     path!["source", "bootstrap", "mirror"],
                     format!("the mirror '{}' is not a URL", b.mirror),
@@ -179,24 +122,10 @@ pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
                 );
             }
             if b.components.is_empty() {
-                c.at(
-                    path!["source", "bootstrap", "components"],
-                    "no archive components",
-                    "list at least 'main'",
-                );
+                c.at(path!["source", "bootstrap", "components"], "no archive components", "list at least 'main'");
             }
-            const VARIANTS: &[&str] = &[
-                "extract",
-                "custom",
-                "essential",
-                "apt",
-                "required",
-                "minbase",
-                "buildd",
-                "important",
-                "debootstrap",
-                "standard",
-            ];
+            const VARIANTS: &[&str] =
+                &["extract", "custom", "essential", "apt", "required", "minbase", "buildd", "important", "debootstrap", "standard"];
             if !VARIANTS.contains(&b.variant.as_str()) {
                 c.at(
                     path!["source", "bootstrap", "variant"],
@@ -205,40 +134,29 @@ pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
                 );
             }
         }
-        Source::Kickstart(k) => c.file_exists(
-            path!["source", "kickstart", "file"],
-            &k.file,
-            "kickstart file",
-            false,
-        ),
+        Source::Kickstart(k) => c.file_exists(path!["source", "kickstart", "file"], &k.file, "kickstart file", false),
         Source::Kiwi(k) => {
             let at = path!["source", "kiwi", "description"];
             c.file_exists(at, &k.description, "KIWI description folder", true);
             let dir = recipe.resolve(at, &k.description);
-            if dir.is_dir()
-                && !dir.join("config.kiwi").is_file()
-                && !dir.join("config.xml").is_file()
-            {
+            if dir.is_dir() && !dir.join("config.kiwi").is_file() && !dir.join("config.xml").is_file() {
                 c.at(
                     at,
-                    format!(
-                        "the KIWI description folder '{}' has no config.kiwi or config.xml",
-                        k.description
-                    ),
+                    format!("the KIWI description folder '{}' has no config.kiwi or config.xml", k.description),
                     "add the KIWI image description file to that folder",
                 );
             }
         }
         Source::UpstreamIso(u) => {
             if !u.url.starts_with("http://") && !u.url.starts_with("https://") {
-                c.at(
-                    path!["source", "upstream_iso", "url"],
-                    format!("'{}' is not an http(s) URL", u.url),
-                    "write the ISO's download URL",
-                );
+                c.at(path!["source", "upstream_iso", "url"], format!("'{}' is not an http(s) URL", u.url), "write the ISO's download URL");
             }
             match (&u.sha256, &u.sha256sums) {
-                (None, None) => c.at(path!["source", "upstream_iso"], "the upstream ISO has no checksum", "add 'sha256: <64 hex digits>' or 'sha256sums: <URL of the release's SHA256SUMS>'"),
+                (None, None) => c.at(
+                    path!["source", "upstream_iso"],
+                    "the upstream ISO has no checksum",
+                    "add 'sha256: <64 hex digits>' or 'sha256sums: <URL of the release's SHA256SUMS>'",
+                ),
                 (Some(h), _) if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) => c.at(
                     path!["source", "upstream_iso", "sha256"],
                     format!("'{h}' is not a SHA-256 (64 hexadecimal digits)"),
@@ -265,16 +183,9 @@ pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
         }
     }
 
-    let rpm = matches!(
-        family,
-        crate::Family::Fedora | crate::Family::Rocky | crate::Family::OpensuseLeap
-    );
+    let rpm = matches!(family, crate::Family::Fedora | crate::Family::Rocky | crate::Family::OpensuseLeap);
     for (i, p) in spec.packages.iter().enumerate() {
-        let ok = if rpm {
-            is_rpm_package_name(p)
-        } else {
-            is_debian_package_name(p)
-        };
+        let ok = if rpm { is_rpm_package_name(p) } else { is_debian_package_name(p) };
         if !ok {
             c.at(
                 path!["packages", i],
@@ -296,38 +207,24 @@ pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
     if spec.boot.timeout > 600 {
         c.at(
             path!["boot", "timeout"],
-            format!(
-                "a menu timeout of {} s is more than 10 minutes",
-                spec.boot.timeout
-            ),
+            format!("a menu timeout of {} s is more than 10 minutes", spec.boot.timeout),
             "use a number of seconds from 0 to 600",
         );
     }
     if spec.boot.loaders.is_empty() {
-        c.at(
-            path!["boot", "loaders"],
-            "no boot loaders",
-            "list bios, uefi or both",
-        );
+        c.at(path!["boot", "loaders"], "no boot loaders", "list bios, uefi or both");
     }
     for (i, l) in spec.boot.loaders.iter().enumerate() {
         if spec.boot.loaders[..i].contains(l) {
             c.at(
                 path!["boot", "loaders", i],
-                format!(
-                    "'{}' is listed twice",
-                    if *l == Loader::Bios { "bios" } else { "uefi" }
-                ),
+                format!("'{}' is listed twice", if *l == Loader::Bios { "bios" } else { "uefi" }),
                 "list each loader once",
             );
         }
     }
     if let Some(s) = &spec.boot.serial {
-        let digits = s
-            .port
-            .strip_prefix("ttyS")
-            .or_else(|| s.port.strip_prefix("ttyAMA"))
-            .unwrap_or("");
+        let digits = s.port.strip_prefix("ttyS").or_else(|| s.port.strip_prefix("ttyAMA")).unwrap_or("");
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             c.at(
                 path!["boot", "serial", "port"],
@@ -353,25 +250,23 @@ pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
         );
     }
 
+    let loc = &spec.cloud_init.locale;
+    if loc.is_empty() || !loc.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c)) {
+        c.at(path!["cloud_init", "locale"], format!("'{loc}' is not a locale name"), "write a locale such as C.UTF-8 or en_US.UTF-8");
+    }
+
     for (i, o) in spec.overlay.iter().enumerate() {
         c.file_exists(path!["overlay", i, "src"], &o.src, "overlay file", false);
         if !o.dest.starts_with('/') || o.dest.split('/').any(|s| s == "..") {
             c.at(
                 path!["overlay", i, "dest"],
-                format!(
-                    "the overlay destination '{}' is not an absolute path",
-                    o.dest
-                ),
+                format!("the overlay destination '{}' is not an absolute path", o.dest),
                 "write the full path inside the image, e.g. /etc/motd",
             );
         }
         if let Some(m) = &o.mode {
             if m.len() < 3 || m.len() > 4 || u32::from_str_radix(m, 8).is_err() {
-                c.at(
-                    path!["overlay", i, "mode"],
-                    format!("'{m}' is not an octal file mode"),
-                    "quote an octal mode such as \"0644\"",
-                );
+                c.at(path!["overlay", i, "mode"], format!("'{m}' is not an octal file mode"), "quote an octal mode such as \"0644\"");
             }
         }
     }
@@ -383,11 +278,7 @@ pub(crate) fn validate(recipe: &Recipe) -> Vec<Diagnostic> {
             format!("{} level {l} is out of range", sq.compression.as_str()),
             format!("use a level from {lo} to {hi}"),
         ),
-        (None, Some(_)) => c.at(
-            path!["squashfs", "level"],
-            format!("{} takes no level", sq.compression.as_str()),
-            "remove 'level:'",
-        ),
+        (None, Some(_)) => c.at(path!["squashfs", "level"], format!("{} takes no level", sq.compression.as_str()), "remove 'level:'"),
         _ => {}
     }
     if spec.outputs.is_empty() {

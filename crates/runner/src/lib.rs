@@ -33,14 +33,7 @@ pub struct Cmd {
 impl Cmd {
     /// A command running `program`.
     pub fn new(program: impl AsRef<OsStr>) -> Self {
-        Cmd {
-            program: program.as_ref().into(),
-            args: Vec::new(),
-            env: Vec::new(),
-            cwd: None,
-            timeout: None,
-            stdin: None,
-        }
+        Cmd { program: program.as_ref().into(), args: Vec::new(), env: Vec::new(), cwd: None, timeout: None, stdin: None }
     }
 
     /// Adds one argument.
@@ -51,8 +44,7 @@ impl Cmd {
 
     /// Adds arguments.
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Self {
-        self.args
-            .extend(args.into_iter().map(|a| a.as_ref().into()));
+        self.args.extend(args.into_iter().map(|a| a.as_ref().into()));
         self
     }
 
@@ -97,15 +89,7 @@ impl Cmd {
             .env
             .iter()
             .map(|(k, v, secret)| {
-                format!(
-                    "{}={}",
-                    k.to_string_lossy(),
-                    if *secret {
-                        "<hidden>".into()
-                    } else {
-                        quote(&v.to_string_lossy())
-                    }
-                )
+                format!("{}={}", k.to_string_lossy(), if *secret { "<hidden>".into() } else { quote(&v.to_string_lossy()) })
             })
             .collect();
         parts.push(quote(&self.program.to_string_lossy()));
@@ -115,10 +99,7 @@ impl Cmd {
 }
 
 fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -149,16 +130,9 @@ pub enum RunError {
     /// The program is not installed.
     NotFound { program: String },
     /// It could not be started.
-    Spawn {
-        command: String,
-        error: std::io::Error,
-    },
+    Spawn { command: String, error: std::io::Error },
     /// It ran and failed.
-    Failed {
-        command: String,
-        status: ExitStatus,
-        stderr_tail: String,
-    },
+    Failed { command: String, status: ExitStatus, stderr_tail: String },
     /// It ran longer than its timeout and was killed.
     TimedOut { command: String, after: Duration },
     /// The user interrupted the run; the program was killed.
@@ -172,22 +146,14 @@ impl std::fmt::Display for RunError {
                 write!(f, "{program} is not installed\n  help: run `cargo xtask deps` (or install the Debian package that provides it)")
             }
             RunError::Spawn { command, error } => write!(f, "cannot start `{command}`: {error}"),
-            RunError::Failed {
-                command,
-                status,
-                stderr_tail,
-            } => {
+            RunError::Failed { command, status, stderr_tail } => {
                 write!(f, "`{command}` failed ({status})")?;
                 if !stderr_tail.is_empty() {
                     write!(f, "; its last output:\n{stderr_tail}")?;
                 }
                 Ok(())
             }
-            RunError::TimedOut { command, after } => write!(
-                f,
-                "`{command}` did not finish within {} s and was killed",
-                after.as_secs()
-            ),
+            RunError::TimedOut { command, after } => write!(f, "`{command}` did not finish within {} s and was killed", after.as_secs()),
             RunError::Interrupted { command } => write!(f, "interrupted while running `{command}`"),
         }
     }
@@ -242,20 +208,12 @@ impl Runner {
     pub fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
         let shown = cmd.display();
         if which(&cmd.program).is_none() {
-            return Err(RunError::NotFound {
-                program: cmd.program.to_string_lossy().into_owned(),
-            });
+            return Err(RunError::NotFound { program: cmd.program.to_string_lossy().into_owned() });
         }
         self.log(&format!("$ {shown}"));
         let mut c = Command::new(&cmd.program);
-        c.args(&cmd.args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c.stdin(if cmd.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+        c.args(&cmd.args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         for (k, v, _) in &cmd.env {
             c.env(k, v);
         }
@@ -275,10 +233,7 @@ impl Runner {
             });
         }
         let start = Instant::now();
-        let mut child = c.spawn().map_err(|error| RunError::Spawn {
-            command: shown.clone(),
-            error,
-        })?;
+        let mut child = c.spawn().map_err(|error| RunError::Spawn { command: shown.clone(), error })?;
         if let (Some(bytes), Some(mut pipe)) = (cmd.stdin.clone(), child.stdin.take()) {
             std::thread::spawn(move || {
                 let _ = pipe.write_all(&bytes);
@@ -294,17 +249,10 @@ impl Runner {
             }
         };
         let status = loop {
-            if let Some(status) = child.try_wait().map_err(|error| RunError::Spawn {
-                command: shown.clone(),
-                error,
-            })? {
+            if let Some(status) = child.try_wait().map_err(|error| RunError::Spawn { command: shown.clone(), error })? {
                 break status;
             }
-            if self
-                .interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst))
-            {
+            if self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
                 kill_group();
                 let _ = child.wait();
                 self.log("  interrupted");
@@ -315,10 +263,7 @@ impl Runner {
                     kill_group();
                     let _ = child.wait();
                     self.log(&format!("  timed out after {} s", t.as_secs()));
-                    return Err(RunError::TimedOut {
-                        command: shown,
-                        after: t,
-                    });
+                    return Err(RunError::TimedOut { command: shown, after: t });
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -331,24 +276,99 @@ impl Runner {
             self.log(&String::from_utf8_lossy(&stderr));
         }
         if !status.success() {
-            return Err(RunError::Failed {
-                command: shown,
-                status,
-                stderr_tail: tail(&stderr, 20),
-            });
+            return Err(RunError::Failed { command: shown, status, stderr_tail: tail(&stderr, 20) });
         }
-        Ok(Output {
-            stdout,
-            stderr,
-            elapsed,
-        })
+        Ok(Output { stdout, stderr, elapsed })
     }
 }
 
-fn collect(
-    mut pipe: impl Read + Send + 'static,
-    lines: Option<LineSink>,
-) -> std::thread::JoinHandle<Vec<u8>> {
+/// A program running in the background (a virtual machine, a server). Dropping the handle kills
+/// it and its process group.
+pub struct Running {
+    child: std::process::Child,
+    command: String,
+}
+
+impl Running {
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status, if it has ended.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `t` for it to end by itself.
+    pub fn wait_timeout(&mut self, t: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < t {
+            if let Some(s) = self.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Kills it and its process group, and reaps it.
+    pub fn kill(&mut self) {
+        if self.try_wait().is_none() {
+            // SAFETY: signalling the process group we created for it.
+            unsafe {
+                libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+            }
+            let _ = self.child.wait();
+        }
+    }
+
+    /// The command line it was started with.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Runner {
+    /// Starts `cmd` in the background with its standard output and error going to `log`.
+    /// Like [`Runner::run`], it gets its own process group and dies with liveboot.
+    pub fn spawn(&self, cmd: &Cmd, log: &Path) -> Result<Running, RunError> {
+        let shown = cmd.display();
+        if which(&cmd.program).is_none() {
+            return Err(RunError::NotFound { program: cmd.program.to_string_lossy().into_owned() });
+        }
+        self.log(&format!("$ {shown} &"));
+        let out = std::fs::File::create(log).map_err(|error| RunError::Spawn { command: shown.clone(), error })?;
+        let err = out.try_clone().map_err(|error| RunError::Spawn { command: shown.clone(), error })?;
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args).stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+        for (k, v, _) in &cmd.env {
+            c.env(k, v);
+        }
+        if let Some(d) = &cmd.cwd {
+            c.current_dir(d);
+        }
+        // SAFETY: as in `run`: only sets the parent-death signal.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = c.spawn().map_err(|error| RunError::Spawn { command: shown.clone(), error })?;
+        Ok(Running { child, command: shown })
+    }
+}
+
+fn collect(mut pipe: impl Read + Send + 'static, lines: Option<LineSink>) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut buf = [0u8; 8192];
@@ -360,9 +380,7 @@ fn collect(
             all.extend_from_slice(&buf[..n]);
             if let Some(sink) = &lines {
                 while let Some(i) = all[start..].iter().position(|b| *b == b'\n' || *b == b'\r') {
-                    let line = String::from_utf8_lossy(&all[start..start + i])
-                        .trim()
-                        .to_string();
+                    let line = String::from_utf8_lossy(&all[start..start + i]).trim().to_string();
                     if !line.is_empty() {
                         sink(&line);
                     }
@@ -377,11 +395,7 @@ fn collect(
 fn tail(bytes: &[u8], lines: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| format!("  | {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    all[all.len().saturating_sub(lines)..].iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// The full path of a program found on PATH (or the path itself when it has a slash).
@@ -390,9 +404,7 @@ pub fn which(program: &OsStr) -> Option<PathBuf> {
     if p.components().count() > 1 {
         return p.is_file().then(|| p.to_path_buf());
     }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(program))
-        .find(|c| c.is_file())
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|c| c.is_file())
 }
 
 #[cfg(test)]
@@ -402,18 +414,10 @@ mod tests {
     #[test]
     fn output_and_failure_carry_what_the_program_said() {
         let r = Runner::new();
-        let ok = r
-            .run(&Cmd::new("sh").args(["-c", "echo out; echo err >&2"]))
-            .unwrap();
+        let ok = r.run(&Cmd::new("sh").args(["-c", "echo out; echo err >&2"])).unwrap();
         assert_eq!(ok.stdout_text(), "out\n");
-        let e = r
-            .run(&Cmd::new("sh").args(["-c", "echo first >&2; echo 'the reason' >&2; exit 3"]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("failed (exit status: 3)") && e.contains("  | the reason"),
-            "{e}"
-        );
+        let e = r.run(&Cmd::new("sh").args(["-c", "echo first >&2; echo 'the reason' >&2; exit 3"])).unwrap_err().to_string();
+        assert!(e.contains("failed (exit status: 3)") && e.contains("  | the reason"), "{e}");
     }
 
     #[test]
@@ -422,13 +426,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let marker = dir.join("grandchild-survived");
         let script = format!("(sleep 1; touch {}) & sleep 30", marker.display());
-        let e = Runner::new()
-            .run(
-                &Cmd::new("sh")
-                    .args(["-c", &script])
-                    .timeout(Duration::from_millis(200)),
-            )
-            .unwrap_err();
+        let e = Runner::new().run(&Cmd::new("sh").args(["-c", &script]).timeout(Duration::from_millis(200))).unwrap_err();
         assert!(matches!(e, RunError::TimedOut { .. }), "{e}");
         std::thread::sleep(Duration::from_millis(1300));
         assert!(!marker.exists(), "a grandchild outlived the timeout");
@@ -444,33 +442,19 @@ mod tests {
             f.store(true, Ordering::SeqCst);
         });
         let start = Instant::now();
-        let e = Runner::new()
-            .with_interrupt(flag)
-            .run(&Cmd::new("sleep").arg("30"))
-            .unwrap_err();
-        assert!(
-            matches!(e, RunError::Interrupted { .. }) && start.elapsed() < Duration::from_secs(5)
-        );
+        let e = Runner::new().with_interrupt(flag).run(&Cmd::new("sleep").arg("30")).unwrap_err();
+        assert!(matches!(e, RunError::Interrupted { .. }) && start.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
     fn secrets_stay_out_of_the_shown_command() {
-        let c = Cmd::new("ipmitool")
-            .arg("-E")
-            .secret_env("IPMI_PASSWORD", "hunter2")
-            .env("LANG", "C");
+        let c = Cmd::new("ipmitool").arg("-E").secret_env("IPMI_PASSWORD", "hunter2").env("LANG", "C");
         assert_eq!(c.display(), "IPMI_PASSWORD=<hidden> LANG=C ipmitool -E");
     }
 
     #[test]
     fn a_missing_program_says_how_to_get_it() {
-        let e = Runner::new()
-            .run(&Cmd::new("no-such-program-liveboot"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("is not installed") && e.contains("cargo xtask deps"),
-            "{e}"
-        );
+        let e = Runner::new().run(&Cmd::new("no-such-program-liveboot")).unwrap_err().to_string();
+        assert!(e.contains("is not installed") && e.contains("cargo xtask deps"), "{e}");
     }
 }

@@ -64,10 +64,7 @@ pub struct Seed {
 impl Seed {
     /// The files as they go on the volume, in a fixed order.
     pub fn files(&self) -> Vec<(&'static str, &str)> {
-        let mut f = vec![
-            ("meta-data", self.meta_data.as_str()),
-            ("user-data", self.user_data.as_str()),
-        ];
+        let mut f = vec![("meta-data", self.meta_data.as_str()), ("user-data", self.user_data.as_str())];
         if let Some(n) = &self.network_config {
             f.push(("network-config", n));
         }
@@ -90,15 +87,8 @@ impl Seed {
 
     /// The seed as a `cidata` ISO 9660 image (Joliet + Rock Ridge).
     pub fn to_iso(&self) -> Vec<u8> {
-        let files: Vec<IsoFile> = self
-            .files()
-            .into_iter()
-            .map(|(n, d)| IsoFile {
-                name: n.to_string(),
-                data: d.as_bytes().to_vec(),
-                mode: 0o644,
-            })
-            .collect();
+        let files: Vec<IsoFile> =
+            self.files().into_iter().map(|(n, d)| IsoFile { name: n.to_string(), data: d.as_bytes().to_vec(), mode: 0o644 }).collect();
         let opts = IsoOptions {
             volume_id: "cidata".into(),
             date: VolumeDate::from_hash(&self.content_hash()),
@@ -112,14 +102,8 @@ impl Seed {
     pub fn to_vfat(&self) -> Vec<u8> {
         let hash = self.content_hash();
         let (y, mo, d, h, mi, s) = VolumeDate::from_hash(&hash).civil();
-        let files: Vec<FatFile> = self
-            .files()
-            .into_iter()
-            .map(|(n, d)| FatFile {
-                name: n.to_string(),
-                data: d.as_bytes().to_vec(),
-            })
-            .collect();
+        let files: Vec<FatFile> =
+            self.files().into_iter().map(|(n, d)| FatFile { name: n.to_string(), data: d.as_bytes().to_vec() }).collect();
         let opts = FatOptions {
             label: "CIDATA".into(),
             serial: u32::from_be_bytes([hash[8], hash[9], hash[10], hash[11]]),
@@ -146,11 +130,7 @@ pub struct SeedRenderer {
 fn template_error(dir: &Path, e: &minijinja::Error) -> SeedError {
     let name = e.name().unwrap_or("?");
     let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
-    let mut msg = format!(
-        "{}{line}: template error: {}",
-        dir.join(name).display(),
-        e.kind()
-    );
+    let mut msg = format!("{}{line}: template error: {}", dir.join(name).display(), e.kind());
     if let Some(d) = e.detail() {
         msg.push_str(&format!(": {d}"));
     }
@@ -169,23 +149,18 @@ impl SeedRenderer {
         for name in [USER_DATA_TEMPLATE, NETWORK_CONFIG_TEMPLATE] {
             let path = templates.join(name);
             let src = std::fs::read_to_string(&path).map_err(|e| {
-                SeedError(format!("{}: cannot read template: {e}\n  help: run from the project root or pass --templates DIR", path.display()))
+                SeedError(format!(
+                    "{}: cannot read template: {e}\n  help: run from the project root or pass --templates DIR",
+                    path.display()
+                ))
             })?;
-            env.add_template_owned(name, src)
-                .map_err(|e| template_error(templates, &e))?;
+            env.add_template_owned(name, src).map_err(|e| template_error(templates, &e))?;
         }
-        Ok(SeedRenderer {
-            env,
-            templates: templates.to_path_buf(),
-        })
+        Ok(SeedRenderer { env, templates: templates.to_path_buf() })
     }
 
-    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, SeedError> {
-        let out = self
-            .env
-            .get_template(name)
-            .and_then(|t| t.render(ctx))
-            .map_err(|e| template_error(&self.templates, &e))?;
+    fn render_template(&self, name: &str, ctx: minijinja::Value) -> Result<String, SeedError> {
+        let out = self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| template_error(&self.templates, &e))?;
         // A template that renders broken YAML must fail here, not on the node at boot.
         liveboot_yaml::parse_str(&out, Path::new(name)).map_err(|d| {
             SeedError(format!(
@@ -196,7 +171,7 @@ impl SeedRenderer {
         Ok(if out.ends_with('\n') { out } else { out + "\n" })
     }
 
-    /// Renders the seed of one node.
+    /// Renders the seed of one node of the inventory.
     pub fn render_node(&self, inv: &Inventory, node: &str) -> Result<Seed, SeedError> {
         let spec = inv.nodes.get(node).ok_or_else(|| {
             SeedError(format!(
@@ -206,63 +181,79 @@ impl SeedRenderer {
             ))
         })?;
         let slice = inv.slice_of(node).ok_or_else(|| {
-            SeedError(format!("{}: node '{node}' is in no slice, so its seed would have no SSH key\n  help: add it to a slice's 'nodes:'", inv.file.display()))
+            SeedError(format!(
+                "{}: node '{node}' is in no slice, so its seed would have no SSH key\n  help: add it to a slice's 'nodes:'",
+                inv.file.display()
+            ))
         })?;
-        let keys: Vec<String> = slice.keys.iter().map(|k| k.to_line()).collect();
         let mut packages = slice.packages.clone();
         packages.extend(spec.packages.iter().cloned());
-        let hostname = inv.hostname(node);
-        let user_data = self.render(
-            USER_DATA_TEMPLATE,
-            context! {
-                node => context! { name => node, hostname => hostname, fqdn => inv.fqdn(node) },
-                slice => context! { name => slice.name.clone() },
-                ssh_keys => keys,
-                packages => packages,
-            },
-        )?;
-        let network_config = if spec.network.is_empty() {
-            None
-        } else {
-            Some(self.render(
-                NETWORK_CONFIG_TEMPLATE,
-                context! { interfaces => spec.network.clone() },
-            )?)
-        };
         let vendor_data = match &spec.vendor_data {
             None => None,
             Some(v) => {
                 let path = inv.file.parent().unwrap_or(Path::new("")).join(v);
-                Some(std::fs::read_to_string(&path).map_err(|e| {
-                    SeedError(format!("{}: cannot read vendor-data: {e}", path.display()))
-                })?)
+                Some(std::fs::read_to_string(&path).map_err(|e| SeedError(format!("{}: cannot read vendor-data: {e}", path.display())))?)
             }
         };
+        self.render(&NodeFacts {
+            name: node.to_string(),
+            hostname: inv.hostname(node).to_string(),
+            fqdn: inv.fqdn(node),
+            slice: Some(slice.name.clone()),
+            ssh_keys: slice.keys.iter().map(|k| k.to_line()).collect(),
+            packages,
+            interfaces: spec.network.clone(),
+            vendor_data,
+        })
+    }
+
+    /// Renders a seed from explicit facts (a throwaway seed for `liveboot try`, say).
+    pub fn render(&self, f: &NodeFacts) -> Result<Seed, SeedError> {
+        let user_data = self.render_template(
+            USER_DATA_TEMPLATE,
+            context! {
+                node => context! { name => f.name, hostname => f.hostname, fqdn => f.fqdn },
+                slice => f.slice.as_ref().map(|s| context! { name => s }),
+                ssh_keys => f.ssh_keys,
+                packages => f.packages,
+            },
+        )?;
+        let network_config = if f.interfaces.is_empty() {
+            None
+        } else {
+            Some(self.render_template(NETWORK_CONFIG_TEMPLATE, context! { interfaces => f.interfaces })?)
+        };
         let mut h = Sha256::new();
-        for part in [
-            Some(user_data.as_str()),
-            network_config.as_deref(),
-            vendor_data.as_deref(),
-            Some(hostname),
-        ] {
+        for part in [Some(user_data.as_str()), network_config.as_deref(), f.vendor_data.as_deref(), Some(f.hostname.as_str())] {
             h.update(part.map(|p| p.len() as u64 + 1).unwrap_or(0).to_be_bytes());
             h.update(part.unwrap_or_default());
         }
-        let digest: String = h.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let instance_id = format!("iid-{node}-{digest}");
-        let meta_data = format!("instance-id: {instance_id}\nlocal-hostname: {hostname}\n");
-        Ok(Seed {
-            node: node.to_string(),
-            user_data,
-            meta_data,
-            network_config,
-            vendor_data,
-            instance_id,
-        })
+        let digest: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let instance_id = format!("iid-{}-{digest}", f.name);
+        let meta_data = format!("instance-id: {instance_id}\nlocal-hostname: {}\n", f.hostname);
+        Ok(Seed { node: f.name.clone(), user_data, meta_data, network_config, vendor_data: f.vendor_data.clone(), instance_id })
     }
+}
+
+/// Everything a seed says about one machine.
+#[derive(Debug, Clone, Default)]
+pub struct NodeFacts {
+    /// Node name (goes into the instance-id).
+    pub name: String,
+    /// Host name.
+    pub hostname: String,
+    /// Fully qualified name.
+    pub fqdn: String,
+    /// The slice, if any.
+    pub slice: Option<String>,
+    /// authorized_keys lines for root and the default user.
+    pub ssh_keys: Vec<String>,
+    /// Packages installed at first boot.
+    pub packages: Vec<String>,
+    /// Static interfaces; none means DHCP and no network-config.
+    pub interfaces: Vec<liveboot_inventory::Interface>,
+    /// vendor-data, as is.
+    pub vendor_data: Option<String>,
 }
 
 /// Writes files atomically as one batch: every file goes to a temporary file beside its final
@@ -274,13 +265,8 @@ pub fn write_batch(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut staged = Vec::with_capacity(files.len());
     for (path, bytes) in files {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".liveboot-")
-            .tempfile_in(dir)?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new().prefix(".liveboot-").tempfile_in(dir)?;
         tmp.write_all(bytes)?;
         staged.push((tmp, path));
     }
@@ -333,10 +319,7 @@ mod tests {
 
     fn seed(edit: impl Fn(String) -> String, node: &str) -> Seed {
         let (_d, inv) = inventory(edit);
-        SeedRenderer::new(&root().join("templates"))
-            .unwrap()
-            .render_node(&inv, node)
-            .unwrap()
+        SeedRenderer::new(&root().join("templates")).unwrap().render_node(&inv, node).unwrap()
     }
 
     #[test]
@@ -345,21 +328,12 @@ mod tests {
         let base = seed(same, "w1");
         assert_eq!(base.instance_id, seed(same, "w1").instance_id);
         // A change that does not reach w1's seed (another node's address) keeps its id.
-        assert_eq!(
-            base.instance_id,
-            seed(|t| t.replace("192.0.2.103", "192.0.2.203"), "w1").instance_id
-        );
+        assert_eq!(base.instance_id, seed(|t| t.replace("192.0.2.103", "192.0.2.203"), "w1").instance_id);
         // A changed key, package or domain gives a new id.
         for edit in [
             |t: String| t.replace("packages: [tmux]", "packages: [tmux, vim]"),
             |t: String| t.replace("domain: lab.example.org", "domain: lab2.example.org"),
-            |t: String| {
-                t.replace(
-                    "nodes: [w1, w2]",
-                    "nodes: [w1, w2]\n    # keys below changed\n",
-                )
-                .replace("carol@lab", "carol@home")
-            },
+            |t: String| t.replace("nodes: [w1, w2]", "nodes: [w1, w2]\n    # keys below changed\n").replace("carol@lab", "carol@home"),
         ] {
             let changed = seed(edit, "w1");
             assert_ne!(changed.user_data, base.user_data);
@@ -371,60 +345,29 @@ mod tests {
     fn seeds_of_different_nodes_get_different_volume_dates() {
         let (_d, inv) = inventory(|t| t);
         let r = SeedRenderer::new(&root().join("templates")).unwrap();
-        let dates: Vec<String> = ["w1", "w2", "w3"]
-            .iter()
-            .map(|n| VolumeDate::from_hash(&r.render_node(&inv, n).unwrap().content_hash()).uuid())
-            .collect();
-        assert!(
-            dates[0] != dates[1] && dates[1] != dates[2] && dates[0] != dates[2],
-            "{dates:?}"
-        );
+        let dates: Vec<String> =
+            ["w1", "w2", "w3"].iter().map(|n| VolumeDate::from_hash(&r.render_node(&inv, n).unwrap().content_hash()).uuid()).collect();
+        assert!(dates[0] != dates[1] && dates[1] != dates[2] && dates[0] != dates[2], "{dates:?}");
     }
 
     #[test]
     fn a_broken_template_names_its_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("cloud-init")).unwrap();
-        std::fs::write(
-            dir.path().join(USER_DATA_TEMPLATE),
-            "#cloud-config\nhostname: {{ node.hostname | tojson }\n",
-        )
-        .unwrap();
-        std::fs::copy(
-            root().join("templates").join(NETWORK_CONFIG_TEMPLATE),
-            dir.path().join(NETWORK_CONFIG_TEMPLATE),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(USER_DATA_TEMPLATE), "#cloud-config\nhostname: {{ node.hostname | tojson }\n").unwrap();
+        std::fs::copy(root().join("templates").join(NETWORK_CONFIG_TEMPLATE), dir.path().join(NETWORK_CONFIG_TEMPLATE)).unwrap();
         let e = SeedRenderer::new(dir.path()).err().unwrap().to_string();
-        assert!(
-            e.starts_with(&format!(
-                "{}:2: template error: syntax error",
-                dir.path().join(USER_DATA_TEMPLATE).display()
-            )),
-            "{e}"
-        );
+        assert!(e.starts_with(&format!("{}:2: template error: syntax error", dir.path().join(USER_DATA_TEMPLATE).display())), "{e}");
     }
 
     #[test]
     fn a_template_that_renders_invalid_yaml_is_caught_before_any_node_boots() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("cloud-init")).unwrap();
-        std::fs::write(
-            dir.path().join(USER_DATA_TEMPLATE),
-            "#cloud-config\nhostname: {{ node.hostname }}\n  bad: [\n",
-        )
-        .unwrap();
-        std::fs::copy(
-            root().join("templates").join(NETWORK_CONFIG_TEMPLATE),
-            dir.path().join(NETWORK_CONFIG_TEMPLATE),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(USER_DATA_TEMPLATE), "#cloud-config\nhostname: {{ node.hostname }}\n  bad: [\n").unwrap();
+        std::fs::copy(root().join("templates").join(NETWORK_CONFIG_TEMPLATE), dir.path().join(NETWORK_CONFIG_TEMPLATE)).unwrap();
         let (_d, inv) = inventory(|t| t);
-        let e = SeedRenderer::new(dir.path())
-            .unwrap()
-            .render_node(&inv, "w1")
-            .unwrap_err()
-            .to_string();
+        let e = SeedRenderer::new(dir.path()).unwrap().render_node(&inv, "w1").unwrap_err().to_string();
         assert!(e.contains("the rendered output is not valid YAML"), "{e}");
     }
 }

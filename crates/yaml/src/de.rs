@@ -20,11 +20,7 @@ pub struct Error {
 
 impl Error {
     fn new(message: String, help: Option<String>) -> Self {
-        Error {
-            span: None,
-            message,
-            help,
-        }
+        Error { span: None, message, help }
     }
 
     /// Keeps the innermost location: the first node that sees an error without one claims it.
@@ -37,11 +33,7 @@ impl Error {
 
     fn into_diagnostic(self, fallback: &Span) -> Diagnostic {
         let e = self.or_at(fallback);
-        Diagnostic {
-            span: e.span,
-            message: e.message,
-            help: e.help,
-        }
+        Diagnostic { span: e.span, message: e.message, help: e.help }
     }
 }
 
@@ -64,11 +56,7 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 }
 
 fn one_of(candidates: &[&str]) -> String {
-    candidates
-        .iter()
-        .map(|c| format!("'{c}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    candidates.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ")
 }
 
 impl de::Error for Error {
@@ -78,18 +66,12 @@ impl de::Error for Error {
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         let exp = friendly(exp);
-        Error::new(
-            format!("expected {exp}, found {unexp}"),
-            Some(format!("write {exp} here")),
-        )
+        Error::new(format!("expected {exp}, found {unexp}"), Some(format!("write {exp} here")))
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         let exp = friendly(exp);
-        Error::new(
-            format!("invalid value {unexp}"),
-            Some(format!("write {exp} here")),
-        )
+        Error::new(format!("invalid value {unexp}"), Some(format!("write {exp} here")))
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -110,10 +92,7 @@ impl de::Error for Error {
     }
 
     fn missing_field(field: &'static str) -> Self {
-        Error::new(
-            format!("missing key '{field}'"),
-            Some(format!("add '{field}:' to this mapping")),
-        )
+        Error::new(format!("missing key '{field}'"), Some(format!("add '{field}:' to this mapping")))
     }
 }
 
@@ -149,10 +128,7 @@ fn friendly(exp: &dyn de::Expected) -> String {
 
 fn mismatch(node: &Node, exp: &dyn de::Expected) -> Error {
     let exp = friendly(exp);
-    Error::new(
-        format!("expected {exp}, found {}", found(node)),
-        Some(format!("write {exp} here")),
-    )
+    Error::new(format!("expected {exp}, found {}", found(node)), Some(format!("write {exp} here")))
 }
 
 fn core_bool(text: &str) -> Option<bool> {
@@ -185,11 +161,7 @@ fn core_float(text: &str) -> Option<f64> {
         ".inf" | ".Inf" | ".INF" | "+.inf" => Some(f64::INFINITY),
         "-.inf" | "-.Inf" | "-.INF" => Some(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => Some(f64::NAN),
-        _ if text.bytes().any(|b| b.is_ascii_digit())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
-        {
+        _ if text.bytes().any(|b| b.is_ascii_digit()) && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) => {
             text.parse().ok()
         }
         _ => None,
@@ -209,12 +181,8 @@ impl<'a> NodeDe<'a> {
     fn int<V: Visitor<'a>>(self, v: V) -> Result<V::Value> {
         let span = &self.0.span;
         let r = match self.plain().and_then(core_int) {
-            Some(i) if i >= 0 => u64::try_from(i)
-                .map_err(|_| de::Error::custom("number too large"))
-                .and_then(|u| v.visit_u64(u)),
-            Some(i) => i64::try_from(i)
-                .map_err(|_| de::Error::custom("number too small"))
-                .and_then(|n| v.visit_i64(n)),
+            Some(i) if i >= 0 => u64::try_from(i).map_err(|_| de::Error::custom("number too large")).and_then(|u| v.visit_u64(u)),
+            Some(i) => i64::try_from(i).map_err(|_| de::Error::custom("number too small")).and_then(|n| v.visit_i64(n)),
             None => Err(mismatch(self.0, &v)),
         };
         r.map_err(|e| e.or_at(span))
@@ -245,10 +213,7 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a> {
             }
             NodeKind::Scalar { text, .. } => v.visit_str(text),
             NodeKind::Seq(items) => v.visit_seq(Seq(items.iter())),
-            NodeKind::Map(entries) => v.visit_map(Map {
-                iter: entries.iter(),
-                value: None,
-            }),
+            NodeKind::Map(entries) => v.visit_map(Map { iter: entries.iter(), value: None }),
         };
         r.map_err(|e| e.or_at(&node.span))
     }
@@ -338,68 +303,34 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a> {
         self.deserialize_seq(v)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'a>>(
-        self,
-        _: &'static str,
-        _: usize,
-        v: V,
-    ) -> Result<V::Value> {
+    fn deserialize_tuple_struct<V: Visitor<'a>>(self, _: &'static str, _: usize, v: V) -> Result<V::Value> {
         self.deserialize_seq(v)
     }
 
     /// A key written with nothing after it (`boot:`) reads as an empty mapping: all defaults.
     fn deserialize_map<V: Visitor<'a>>(self, v: V) -> Result<V::Value> {
         match &self.0.kind {
-            NodeKind::Map(entries) => v.visit_map(Map {
-                iter: entries.iter(),
-                value: None,
-            }),
-            _ if self.0.is_null() => v.visit_map(Map {
-                iter: [].iter(),
-                value: None,
-            }),
+            NodeKind::Map(entries) => v.visit_map(Map { iter: entries.iter(), value: None }),
+            _ if self.0.is_null() => v.visit_map(Map { iter: [].iter(), value: None }),
             _ => Err(mismatch(self.0, &"a mapping")),
         }
         .map_err(|e| e.or_at(&self.0.span))
     }
 
-    fn deserialize_struct<V: Visitor<'a>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value> {
+    fn deserialize_struct<V: Visitor<'a>>(self, _: &'static str, _: &'static [&'static str], v: V) -> Result<V::Value> {
         self.deserialize_map(v)
     }
 
     /// Enums are written as a bare word (`bios`) or as a mapping with exactly one key naming the
     /// variant (`bootstrap: {suite: bookworm}`).
-    fn deserialize_enum<V: Visitor<'a>>(
-        self,
-        _: &'static str,
-        variants: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value> {
+    fn deserialize_enum<V: Visitor<'a>>(self, _: &'static str, variants: &'static [&'static str], v: V) -> Result<V::Value> {
         let node = self.0;
         match &node.kind {
-            NodeKind::Scalar { .. } if !node.is_null() => v.visit_enum(Enum {
-                tag: node,
-                content: None,
-            }),
-            NodeKind::Map(entries) if entries.len() == 1 => v.visit_enum(Enum {
-                tag: &entries[0].0,
-                content: Some(&entries[0].1),
-            }),
+            NodeKind::Scalar { .. } if !node.is_null() => v.visit_enum(Enum { tag: node, content: None }),
+            NodeKind::Map(entries) if entries.len() == 1 => v.visit_enum(Enum { tag: &entries[0].0, content: Some(&entries[0].1) }),
             _ => Err(Error::new(
-                format!(
-                    "expected one of {}, found {}",
-                    one_of(variants),
-                    found(node)
-                ),
-                Some(format!(
-                    "write one of {} with its settings beneath it",
-                    one_of(variants)
-                )),
+                format!("expected one of {}, found {}", one_of(variants), found(node)),
+                Some(format!("write one of {} with its settings beneath it", one_of(variants))),
             )),
         }
         .map_err(|e| e.or_at(&node.span))
@@ -419,14 +350,8 @@ struct Seq<'a>(std::slice::Iter<'a, Node>);
 impl<'a> de::SeqAccess<'a> for Seq<'a> {
     type Error = Error;
 
-    fn next_element_seed<T: de::DeserializeSeed<'a>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>> {
-        self.0
-            .next()
-            .map(|n| seed.deserialize(NodeDe(n)))
-            .transpose()
+    fn next_element_seed<T: de::DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        self.0.next().map(|n| seed.deserialize(NodeDe(n))).transpose()
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -446,19 +371,14 @@ impl<'a> de::MapAccess<'a> for Map<'a> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
-                seed.deserialize(NodeDe(k))
-                    .map(Some)
-                    .map_err(|e| e.or_at(&k.span))
+                seed.deserialize(NodeDe(k)).map(Some).map_err(|e| e.or_at(&k.span))
             }
             None => Ok(None),
         }
     }
 
     fn next_value_seed<T: de::DeserializeSeed<'a>>(&mut self, seed: T) -> Result<T::Value> {
-        let v = self
-            .value
-            .take()
-            .expect("serde asks for a value after its key");
+        let v = self.value.take().expect("serde asks for a value after its key");
         seed.deserialize(NodeDe(v)).map_err(|e| e.or_at(&v.span))
     }
 }
@@ -473,9 +393,7 @@ impl<'a> de::EnumAccess<'a> for Enum<'a> {
     type Variant = Self;
 
     fn variant_seed<T: de::DeserializeSeed<'a>>(self, seed: T) -> Result<(T::Value, Self)> {
-        let tag = seed
-            .deserialize(NodeDe(self.tag))
-            .map_err(|e| e.or_at(&self.tag.span))?;
+        let tag = seed.deserialize(NodeDe(self.tag)).map_err(|e| e.or_at(&self.tag.span))?;
         Ok((tag, self))
     }
 }
@@ -488,10 +406,7 @@ impl<'a> de::VariantAccess<'a> for Enum<'a> {
             None => Ok(()),
             Some(c) if c.is_null() => Ok(()),
             Some(c) => Err(Error::new(
-                format!(
-                    "'{}' takes no settings",
-                    self.tag.as_str().unwrap_or_default()
-                ),
+                format!("'{}' takes no settings", self.tag.as_str().unwrap_or_default()),
                 Some("remove the settings beneath it".to_string()),
             )
             .or_at(&c.span)),
@@ -501,9 +416,7 @@ impl<'a> de::VariantAccess<'a> for Enum<'a> {
     fn newtype_variant_seed<T: de::DeserializeSeed<'a>>(self, seed: T) -> Result<T::Value> {
         match self.content {
             Some(c) => seed.deserialize(NodeDe(c)),
-            None => seed
-                .deserialize(().into_deserializer())
-                .map_err(|e: Error| e.or_at(&self.tag.span)),
+            None => seed.deserialize(().into_deserializer()).map_err(|e: Error| e.or_at(&self.tag.span)),
         }
     }
 
@@ -517,12 +430,7 @@ impl<'a> de::VariantAccess<'a> for Enum<'a> {
     fn struct_variant<V: Visitor<'a>>(self, _: &'static [&'static str], v: V) -> Result<V::Value> {
         match self.content {
             Some(c) => de::Deserializer::deserialize_map(NodeDe(c), v),
-            None => v
-                .visit_map(Map {
-                    iter: [].iter(),
-                    value: None,
-                })
-                .map_err(|e| e.or_at(&self.tag.span)),
+            None => v.visit_map(Map { iter: [].iter(), value: None }).map_err(|e| e.or_at(&self.tag.span)),
         }
     }
 }
@@ -572,25 +480,16 @@ mod tests {
 
     #[test]
     fn numbers_read_as_strings_when_a_string_is_wanted() {
-        assert_eq!(
-            load("kernel_args: [1, 22.04]\n").unwrap().kernel_args,
-            vec!["1", "22.04"]
-        );
+        assert_eq!(load("kernel_args: [1, 22.04]\n").unwrap().kernel_args, vec!["1", "22.04"]);
     }
 
     #[test]
     fn unknown_enum_value_suggests() {
-        assert_eq!(
-            load("kernel_args: []\nmode: uefl\n").unwrap_err(),
-            "r.yaml:2:7: unknown value 'uefl'\n  help: did you mean 'uefi'?"
-        );
+        assert_eq!(load("kernel_args: []\nmode: uefl\n").unwrap_err(), "r.yaml:2:7: unknown value 'uefl'\n  help: did you mean 'uefi'?");
     }
 
     #[test]
     fn missing_key_points_at_the_mapping() {
-        assert_eq!(
-            load("timeout: 3\n").unwrap_err(),
-            "r.yaml:1:1: missing key 'kernel_args'\n  help: add 'kernel_args:' to this mapping"
-        );
+        assert_eq!(load("timeout: 3\n").unwrap_err(), "r.yaml:1:1: missing key 'kernel_args'\n  help: add 'kernel_args:' to this mapping");
     }
 }

@@ -17,11 +17,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at a place in a file.
     pub fn at(span: &Span, message: impl Into<String>) -> Self {
-        Diagnostic {
-            span: Some(span.clone()),
-            message: message.into(),
-            help: None,
-        }
+        Diagnostic { span: Some(span.clone()), message: message.into(), help: None }
     }
 
     /// A diagnostic about a whole file (reported at line 1, column 1).
@@ -31,11 +27,7 @@ impl Diagnostic {
 
     /// A diagnostic with no location.
     pub fn nowhere(message: impl Into<String>) -> Self {
-        Diagnostic {
-            span: None,
-            message: message.into(),
-            help: None,
-        }
+        Diagnostic { span: None, message: message.into(), help: None }
     }
 
     /// Adds the fix.

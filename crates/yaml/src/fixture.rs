@@ -9,18 +9,10 @@ const MARK: &str = "# expect: ";
 
 /// Splits a fixture into its content and its expected error.
 pub fn split(text: &str) -> (&str, Option<String>) {
-    let start = if text.starts_with(MARK) {
-        Some(0)
-    } else {
-        text.find(&format!("\n{MARK}")).map(|i| i + 1)
-    };
+    let start = if text.starts_with(MARK) { Some(0) } else { text.find(&format!("\n{MARK}")).map(|i| i + 1) };
     match start {
         Some(i) => {
-            let expected = text[i..]
-                .lines()
-                .filter_map(|l| l.strip_prefix(MARK))
-                .collect::<Vec<_>>()
-                .join("\n");
+            let expected = text[i..].lines().filter_map(|l| l.strip_prefix(MARK)).collect::<Vec<_>>().join("\n");
             (&text[..i], Some(expected))
         }
         None => (text, None),
@@ -33,11 +25,7 @@ pub fn fixtures(dir: &Path) -> Vec<PathBuf> {
         .expect("fixture folder exists")
         .map(|e| e.expect("readable").path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .filter(|p| {
-            !p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('_'))
-        })
+        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('_')))
         .collect();
     v.sort();
     v
@@ -67,19 +55,10 @@ pub fn check_all(dir: &Path, load: impl Fn(&Path) -> Option<String>) -> Vec<Stri
             }
         }
         match (actual, expected) {
-            (None, _) => failures.push(format!(
-                "{}: loaded without error, but it is a broken fixture",
-                path.display()
-            )),
+            (None, _) => failures.push(format!("{}: loaded without error, but it is a broken fixture", path.display())),
             (Some(_), None) if update => {}
-            (Some(a), None) => failures.push(format!(
-                "{}: no '# expect:' lines; the error was:\n{a}",
-                path.display()
-            )),
-            (Some(a), Some(e)) if a != e && !update => failures.push(format!(
-                "{}:\n--- expected\n{e}\n--- actual\n{a}",
-                path.display()
-            )),
+            (Some(a), None) => failures.push(format!("{}: no '# expect:' lines; the error was:\n{a}", path.display())),
+            (Some(a), Some(e)) if a != e && !update => failures.push(format!("{}:\n--- expected\n{e}\n--- actual\n{a}", path.display())),
             _ => {}
         }
     }

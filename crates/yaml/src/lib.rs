@@ -22,9 +22,7 @@ pub use node::{merge, parse_str, Node, NodeKind, PathSeg, Span};
 
 /// Reads and parses one YAML file.
 pub fn load_file(path: &std::path::Path) -> Result<Node, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::file(path, format!("cannot read file: {e}"))
-            .with_help("check the path and the file's permissions")
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::file(path, format!("cannot read file: {e}")).with_help("check the path and the file's permissions"))?;
     parse_str(&text, path)
 }

@@ -21,11 +21,7 @@ pub struct Span {
 impl Span {
     /// A span at `line`:`col` of `file`.
     pub fn new(file: &Path, line: u32, col: u32) -> Self {
-        Span {
-            file: Arc::from(file),
-            line,
-            col,
-        }
+        Span { file: Arc::from(file), line, col }
     }
 
     /// Resolves a path written in this file: relative paths are taken from the file's folder.
@@ -112,10 +108,7 @@ impl Node {
     /// The key node and value node under `key` of a mapping.
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         match &self.kind {
-            NodeKind::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
-                .map(|(k, v)| (k, v)),
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, v)| (k, v)),
             _ => None,
         }
     }
@@ -132,10 +125,7 @@ impl Node {
     /// The value under `key` of a mapping, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         match &mut self.kind {
-            NodeKind::Map(entries) => entries
-                .iter_mut()
-                .find(|(k, _)| k.as_str() == Some(key))
-                .map(|(_, v)| v),
+            NodeKind::Map(entries) => entries.iter_mut().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -186,10 +176,7 @@ pub fn merge(parent: Node, child: Node) -> Node {
         (NodeKind::Map(mut base), NodeKind::Map(over)) => {
             for (k, v) in over {
                 let key = k.as_str().map(str::to_string);
-                match base
-                    .iter()
-                    .position(|(bk, _)| bk.as_str().map(str::to_string) == key)
-                {
+                match base.iter().position(|(bk, _)| bk.as_str().map(str::to_string) == key) {
                     Some(i) => {
                         let (_, old) = base.remove(i);
                         base.insert(i, (k, merge(old, v)));
@@ -197,44 +184,26 @@ pub fn merge(parent: Node, child: Node) -> Node {
                     None => base.push((k, v)),
                 }
             }
-            Node {
-                kind: NodeKind::Map(base),
-                span: child.span,
-            }
+            Node { kind: NodeKind::Map(base), span: child.span }
         }
-        (_, kind) => Node {
-            kind,
-            span: child.span,
-        },
+        (_, kind) => Node { kind, span: child.span },
     }
 }
 
 /// Parses one YAML document. Rejects multi-document streams, tags, duplicate keys and non-string
 /// keys, all with their location.
 pub fn parse_str(text: &str, file: &Path) -> Result<Node, Diagnostic> {
-    let mut b = Builder {
-        file,
-        anchors: HashMap::new(),
-        stack: Vec::new(),
-        root: None,
-        docs: 0,
-    };
+    let mut b = Builder { file, anchors: HashMap::new(), stack: Vec::new(), root: None, docs: 0 };
     let mut parser = Parser::new_from_str(text);
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| {
             let m = e.marker();
-            Diagnostic::at(
-                &b.span(m.line(), m.col()),
-                format!("invalid YAML: {}", e.info()),
-            )
-            .with_help("fix the YAML syntax at this place (indentation, a missing ':' or quote)")
+            Diagnostic::at(&b.span(m.line(), m.col()), format!("invalid YAML: {}", e.info()))
+                .with_help("fix the YAML syntax at this place (indentation, a missing ':' or quote)")
         })?;
         b.event(ev, b.span(span.start.line(), span.start.col()))?;
     }
-    b.root.ok_or_else(|| {
-        Diagnostic::file(file, "the file is empty")
-            .with_help("write the settings as a YAML mapping")
-    })
+    b.root.ok_or_else(|| Diagnostic::file(file, "the file is empty").with_help("write the settings as a YAML mapping"))
 }
 
 struct Builder<'f> {
@@ -263,44 +232,23 @@ impl Builder<'_> {
             Event::Scalar(text, style, anchor, tag) => {
                 reject_tag(tag.is_some(), &span)?;
                 let plain = matches!(style, ScalarStyle::Plain);
-                let node = Node {
-                    kind: NodeKind::Scalar {
-                        text: text.into_owned(),
-                        plain,
-                    },
-                    span,
-                };
+                let node = Node { kind: NodeKind::Scalar { text: text.into_owned(), plain }, span };
                 self.remember(anchor, &node);
                 self.push_value(node)?;
             }
             Event::Alias(id) => {
                 let node = self.anchors.get(&id).cloned().ok_or_else(|| {
-                    Diagnostic::at(&span, "alias to an unknown anchor")
-                        .with_help("define the anchor (&name) before using it (*name)")
+                    Diagnostic::at(&span, "alias to an unknown anchor").with_help("define the anchor (&name) before using it (*name)")
                 })?;
                 self.push_value(node)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 reject_tag(tag.is_some(), &span)?;
-                self.stack.push((
-                    Node {
-                        kind: NodeKind::Seq(Vec::new()),
-                        span,
-                    },
-                    anchor,
-                    None,
-                ));
+                self.stack.push((Node { kind: NodeKind::Seq(Vec::new()), span }, anchor, None));
             }
             Event::MappingStart(anchor, tag) => {
                 reject_tag(tag.is_some(), &span)?;
-                self.stack.push((
-                    Node {
-                        kind: NodeKind::Map(Vec::new()),
-                        span,
-                    },
-                    anchor,
-                    None,
-                ));
+                self.stack.push((Node { kind: NodeKind::Map(Vec::new()), span }, anchor, None));
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor, _) = self.stack.pop().expect("parser balances collections");
@@ -328,20 +276,13 @@ impl Builder<'_> {
             NodeKind::Map(entries) => match pending_key.take() {
                 None => {
                     let Some(key) = node.as_str() else {
-                        return Err(Diagnostic::at(
-                            &node.span,
-                            "a mapping key must be a plain string",
-                        )
-                        .with_help("write the key as a word followed by ':'"));
+                        return Err(Diagnostic::at(&node.span, "a mapping key must be a plain string")
+                            .with_help("write the key as a word followed by ':'"));
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_str() == Some(key))
-                    {
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_str() == Some(key)) {
                         return Err(Diagnostic::at(
                             &node.span,
-                            format!(
-                                "duplicate key '{key}' (first written at line {})",
-                                first.span.line
-                            ),
+                            format!("duplicate key '{key}' (first written at line {})", first.span.line),
                         )
                         .with_help("keep only one of the two"));
                     }
@@ -357,10 +298,8 @@ impl Builder<'_> {
 
 fn reject_tag(tagged: bool, span: &Span) -> Result<(), Diagnostic> {
     if tagged {
-        return Err(
-            Diagnostic::at(span, "YAML tags (!tag) are not supported here")
-                .with_help("remove the tag; quote the value if it must be a string"),
-        );
+        return Err(Diagnostic::at(span, "YAML tags (!tag) are not supported here")
+            .with_help("remove the tag; quote the value if it must be a string"));
     }
     Ok(())
 }
@@ -378,10 +317,7 @@ mod tests {
         let n = parse("a: 1\nb:\n  c: [x, y]\n").unwrap();
         let c = n.locate(&["b".into(), "c".into(), 1.into()]);
         assert_eq!(c.span.to_string(), "t.yaml:3:10");
-        assert_eq!(
-            n.locate_key(&["b".into(), "c".into()]).to_string(),
-            "t.yaml:3:3"
-        );
+        assert_eq!(n.locate_key(&["b".into(), "c".into()]).to_string(), "t.yaml:3:3");
     }
 
     #[test]
@@ -401,26 +337,14 @@ mod tests {
         let parent = parse_str("a: {x: 1, y: 2}\nl: [1]\n", Path::new("p.yaml")).unwrap();
         let child = parse_str("a: {y: 3}\nl: [2, 3]\n", Path::new("c.yaml")).unwrap();
         let m = merge(parent, child);
-        assert_eq!(
-            m.locate(&["a".into(), "x".into()]).span.file.as_ref(),
-            Path::new("p.yaml")
-        );
-        assert_eq!(
-            m.locate(&["a".into(), "y".into()]).span.file.as_ref(),
-            Path::new("c.yaml")
-        );
+        assert_eq!(m.locate(&["a".into(), "x".into()]).span.file.as_ref(), Path::new("p.yaml"));
+        assert_eq!(m.locate(&["a".into(), "y".into()]).span.file.as_ref(), Path::new("c.yaml"));
         assert!(matches!(&m.get("l").unwrap().kind, NodeKind::Seq(v) if v.len() == 2));
     }
 
     #[test]
     fn empty_file_and_second_document_are_errors() {
-        assert!(parse("")
-            .unwrap_err()
-            .to_string()
-            .contains("the file is empty"));
-        assert!(parse("a: 1\n---\nb: 2\n")
-            .unwrap_err()
-            .to_string()
-            .starts_with("t.yaml:2:1: more than one"));
+        assert!(parse("").unwrap_err().to_string().contains("the file is empty"));
+        assert!(parse("a: 1\n---\nb: 2\n").unwrap_err().to_string().starts_with("t.yaml:2:1: more than one"));
     }
 }

@@ -8,15 +8,9 @@ use crate::{Kickstart, KickstartTool};
 
 pub(crate) fn stages(b: &mut Builder, ks: &Kickstart) -> Result<Root, Diagnostic> {
     let spec = &b.recipe.spec;
-    let file = b.recipe.resolve(
-        &["source".into(), "kickstart".into(), "file".into()],
-        &ks.file,
-    );
+    let file = b.recipe.resolve(&["source".into(), "kickstart".into(), "file".into()], &ks.file);
     let mut post = format!("%packages\n{}\n%end\n\n%post\n", spec.packages.join("\n"));
-    post.push_str(&format!(
-        "cat > /etc/cloud/cloud.cfg.d/90_liveboot.cfg <<'EOF'\ndatasource_list: [{}]\nEOF\n%end\n",
-        spec.cloud_init.datasources.join(", ")
-    ));
+    post.push_str(&format!("cat > /etc/cloud/cloud.cfg.d/90_liveboot.cfg <<'EOF'\n{}EOF\n%end\n", spec.cloud_init.image_config()));
     let tool = match ks.tool {
         KickstartTool::LivemediaCreator => vec![
             "livemedia-creator".to_string(),
@@ -64,11 +58,7 @@ pub(crate) fn stages(b: &mut Builder, ks: &Kickstart) -> Result<Root, Diagnostic
         kernel: "{live}/result/images/pxeboot/vmlinuz".into(),
         initrd: "{live}/result/images/pxeboot/initrd.img".into(),
         rootimg: "{live}/result/LiveOS/squashfs.img".into(),
-        iso_paths: [
-            "images/pxeboot/vmlinuz",
-            "images/pxeboot/initrd.img",
-            "LiveOS/squashfs.img",
-        ],
+        iso_paths: ["images/pxeboot/vmlinuz", "images/pxeboot/initrd.img", "LiveOS/squashfs.img"],
         netboot_arg: "root=live:{url}/squashfs.img",
         remaster: Some("{live}/result".into()),
     })

@@ -119,28 +119,16 @@ pub struct Input {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Run a program through the runner (never a shell), with extra environment.
-    Run {
-        argv: Vec<String>,
-        env: BTreeMap<String, String>,
-    },
+    Run { argv: Vec<String>, env: BTreeMap<String, String> },
     /// Render a template with these variables.
-    Render {
-        template: String,
-        dest: String,
-        vars: serde_json::Value,
-    },
+    Render { template: String, dest: String, vars: serde_json::Value },
+    /// Hard-link a file of an earlier stage into this one (no copy for big images; neither side
+    /// is ever modified in place).
+    Link { src: String, dest: String },
     /// Copy a file, replacing the destination (never writing through a hard link).
-    Copy {
-        src: String,
-        dest: String,
-        mode: Option<String>,
-    },
+    Copy { src: String, dest: String, mode: Option<String> },
     /// Write a file, replacing the destination (never writing through a hard link).
-    Write {
-        dest: String,
-        content: String,
-        mode: Option<String>,
-    },
+    Write { dest: String, content: String, mode: Option<String> },
     /// Create a folder (and its parents) if missing.
     MakeDir { path: String },
     /// Remove files or folders; the last path component may hold `*` wildcards.
@@ -155,44 +143,23 @@ pub enum Action {
     /// Set the modification time of everything under a folder to SOURCE_DATE_EPOCH.
     PinTimes { dir: String },
     /// Download and verify.
-    Fetch {
-        url: String,
-        checksum: String,
-        dest: String,
-    },
+    Fetch { url: String, checksum: String, dest: String },
     /// Find/replace in a text file.
-    Edit {
-        file: String,
-        find: String,
-        replace: String,
-        min_matches: u32,
-    },
+    Edit { file: String, find: String, replace: String, min_matches: u32 },
 }
 
 impl Action {
     /// Runs a program with no extra environment.
     pub fn run<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
-        Action::Run {
-            argv: argv.into_iter().map(Into::into).collect(),
-            env: BTreeMap::new(),
-        }
+        Action::Run { argv: argv.into_iter().map(Into::into).collect(), env: BTreeMap::new() }
     }
 
     /// One line for people.
     pub fn describe(&self) -> String {
         match self {
             Action::Run { argv, env } => {
-                let env: String = env
-                    .iter()
-                    .map(|(k, v)| format!("{k}={} ", shell_quote(v)))
-                    .collect();
-                format!(
-                    "run    {env}{}",
-                    argv.iter()
-                        .map(|a| shell_quote(a))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
+                let env: String = env.iter().map(|(k, v)| format!("{k}={} ", shell_quote(v))).collect();
+                format!("run    {env}{}", argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "))
             }
             Action::Render { template, dest, .. } => format!("render {template} -> {dest}"),
             Action::Copy { src, dest, mode } => match mode {
@@ -201,32 +168,20 @@ impl Action {
             },
             Action::Write { dest, content, .. } => {
                 let first = content.lines().next().unwrap_or_default();
-                let more = if content.lines().count() > 1 {
-                    " ..."
-                } else {
-                    ""
-                };
+                let more = if content.lines().count() > 1 { " ..." } else { "" };
                 format!("write  {dest}: {first:?}{more}")
             }
             Action::MakeDir { path } => format!("mkdir  {path}"),
             Action::Remove { paths } => format!("remove {}", paths.join(" ")),
             Action::LinkTree { src, dest } => format!("link   {src} -> {dest} (hard links)"),
+            Action::Link { src, dest } => format!("link   {src} -> {dest}"),
             Action::BootFiles { rootfs, dest } => {
                 format!("boot   {rootfs}/{{vmlinuz,initrd.img}} -> {dest}/")
             }
             Action::Packages { rootfs, dest } => format!("list   packages of {rootfs} -> {dest}"),
             Action::PinTimes { dir } => format!("pin    times under {dir} to SOURCE_DATE_EPOCH"),
-            Action::Fetch {
-                url,
-                checksum,
-                dest,
-            } => format!("fetch  {url} -> {dest} (verify {checksum})"),
-            Action::Edit {
-                file,
-                find,
-                replace,
-                min_matches,
-            } => {
+            Action::Fetch { url, checksum, dest } => format!("fetch  {url} -> {dest} (verify {checksum})"),
+            Action::Edit { file, find, replace, min_matches } => {
                 format!("edit   {file}: {find:?} -> {replace:?} (at least {min_matches}x)")
             }
         }
@@ -234,10 +189,7 @@ impl Action {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,{}@+%".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,{}@+%".contains(&b)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -246,10 +198,7 @@ fn shell_quote(s: &str) -> String {
 
 /// SHA-256 as hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn json_hash<T: Serialize>(v: &T) -> String {
@@ -266,85 +215,55 @@ pub(crate) struct Builder<'a> {
 impl Builder<'_> {
     /// An input made of part of the recipe.
     pub(crate) fn part<T: Serialize>(&self, name: &str, v: &T) -> Input {
-        Input {
-            name: format!("recipe:{name}"),
-            sha256: json_hash(v),
-        }
+        Input { name: format!("recipe:{name}"), sha256: json_hash(v) }
     }
 
     /// SOURCE_DATE_EPOCH as an input, for stages whose output embeds times.
     pub(crate) fn epoch(&self) -> Option<Input> {
-        self.opts.source_date_epoch.map(|e| Input {
-            name: "epoch".into(),
-            sha256: sha256_hex(e.to_string().as_bytes()),
-        })
+        self.opts.source_date_epoch.map(|e| Input { name: "epoch".into(), sha256: sha256_hex(e.to_string().as_bytes()) })
     }
 
     /// The environment a time-embedding program gets.
     pub(crate) fn epoch_env(&self) -> BTreeMap<String, String> {
-        self.opts
-            .source_date_epoch
-            .map(|e| ("SOURCE_DATE_EPOCH".to_string(), e.to_string()))
-            .into_iter()
-            .collect()
+        self.opts.source_date_epoch.map(|e| ("SOURCE_DATE_EPOCH".to_string(), e.to_string())).into_iter().collect()
     }
 
     /// The version of a host package, as an input.
     pub(crate) fn tool(&self, package: &str) -> Input {
-        let v = self
-            .opts
-            .tools
-            .get(package)
-            .map(String::as_str)
-            .unwrap_or("unknown");
-        Input {
-            name: format!("tool:{package}"),
-            sha256: sha256_hex(v.as_bytes()),
-        }
+        let v = self.opts.tools.get(package).map(String::as_str).unwrap_or("unknown");
+        Input { name: format!("tool:{package}"), sha256: sha256_hex(v.as_bytes()) }
     }
 
     /// An input made of a file's bytes.
     pub(crate) fn file(&self, path: &Path) -> Result<Input, Diagnostic> {
         let bytes = std::fs::read(path).map_err(|e| {
-            Diagnostic::nowhere(format!("cannot read {}: {e}", path.display()))
-                .with_help("check that the file exists and is readable")
+            Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())).with_help("check that the file exists and is readable")
         })?;
-        Ok(Input {
-            name: format!("file:{}", path.display()),
-            sha256: sha256_hex(&bytes),
-        })
+        Ok(Input { name: format!("file:{}", path.display()), sha256: sha256_hex(&bytes) })
     }
 
     /// An input made of every file under a folder (names and bytes).
     pub(crate) fn dir(&self, path: &Path) -> Result<Input, Diagnostic> {
         let mut files = Vec::new();
-        collect_files(path, path, &mut files)
-            .map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())))?;
+        collect_files(path, path, &mut files).map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())))?;
         files.sort();
         let mut h = Sha256::new();
         for rel in files {
             let full = path.join(&rel);
-            let bytes = std::fs::read(&full)
-                .map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", full.display())))?;
+            let bytes = std::fs::read(&full).map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", full.display())))?;
             h.update(rel.as_bytes());
             h.update([0]);
             h.update(sha256_hex(&bytes));
         }
-        Ok(Input {
-            name: format!("dir:{}", path.display()),
-            sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-        })
+        Ok(Input { name: format!("dir:{}", path.display()), sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect() })
     }
 
     /// An input made of a template's bytes.
     pub(crate) fn template(&self, name: &str) -> Result<Input, Diagnostic> {
         let path = self.opts.templates.join(name);
         if !path.is_file() {
-            return Err(Diagnostic::nowhere(format!(
-                "template '{name}' not found ({} does not exist)",
-                path.display()
-            ))
-            .with_help("run from the project root or pass -C DIR"));
+            return Err(Diagnostic::nowhere(format!("template '{name}' not found ({} does not exist)", path.display()))
+                .with_help("run from the project root or pass -C DIR"));
         }
         let mut input = self.file(&path)?;
         input.name = format!("template:{name}");
@@ -352,14 +271,7 @@ impl Builder<'_> {
     }
 
     /// Adds a stage; its key covers its name, actions, inputs and the keys it comes after.
-    pub(crate) fn add(
-        &mut self,
-        name: &str,
-        summary: &str,
-        after: &[&str],
-        inputs: Vec<Input>,
-        actions: Vec<Action>,
-    ) {
+    pub(crate) fn add(&mut self, name: &str, summary: &str, after: &[&str], inputs: Vec<Input>, actions: Vec<Action>) {
         let mut h = Sha256::new();
         h.update(name.as_bytes());
         h.update(json_hash(&actions));
@@ -367,12 +279,7 @@ impl Builder<'_> {
             h.update(format!("\n{}={}", i.name, i.sha256));
         }
         for a in after {
-            let key = &self
-                .stages
-                .iter()
-                .find(|s| s.name == *a)
-                .expect("stages are added after their dependencies")
-                .key;
+            let key = &self.stages.iter().find(|s| s.name == *a).expect("stages are added after their dependencies").key;
             h.update(format!("\nafter:{a}={key}"));
         }
         self.stages.push(Stage {
@@ -387,12 +294,7 @@ impl Builder<'_> {
 
     /// The key of a stage added before.
     pub(crate) fn key_of(&self, name: &str) -> &str {
-        &self
-            .stages
-            .iter()
-            .find(|s| s.name == name)
-            .expect("known stage")
-            .key
+        &self.stages.iter().find(|s| s.name == name).expect("known stage").key
     }
 }
 
@@ -402,12 +304,7 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Res
         if path.is_dir() {
             collect_files(root, &path, out)?;
         } else {
-            out.push(
-                path.strip_prefix(root)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned(),
-            );
+            out.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned());
         }
     }
     Ok(())
@@ -442,10 +339,7 @@ pub fn kernel_cmdline(recipe: &Recipe) -> String {
 /// The console arguments the serial console setting adds.
 pub fn serial_args(recipe: &Recipe) -> Vec<String> {
     match &recipe.spec.boot.serial {
-        Some(s) => vec![
-            "console=tty0".to_string(),
-            format!("console={},{}n8", s.port, s.speed),
-        ],
+        Some(s) => vec!["console=tty0".to_string(), format!("console={},{}n8", s.port, s.speed)],
         None => Vec::new(),
     }
 }
@@ -453,11 +347,7 @@ pub fn serial_args(recipe: &Recipe) -> Vec<String> {
 /// Resolves a recipe into its plan. Reads the recipe's own files (to hash them), nothing else.
 pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let spec = &recipe.spec;
-    let mut b = Builder {
-        recipe,
-        opts,
-        stages: Vec::new(),
-    };
+    let mut b = Builder { recipe, opts, stages: Vec::new() };
     let root = match &spec.source {
         Source::Bootstrap(bs) => debian::stages(&mut b, bs)?,
         Source::Kickstart(ks) => fedora::stages(&mut b, ks)?,
@@ -475,11 +365,7 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         recipe: spec.name.clone(),
         title: spec.title.clone(),
         file: recipe.file.display().to_string(),
-        extends: recipe
-            .extends
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
+        extends: recipe.extends.iter().map(|p| p.display().to_string()).collect(),
         distro: format!("{} {}", spec.distro.family.as_str(), spec.distro.release),
         source: spec.source.kind().to_string(),
         recipe_hash,
@@ -492,11 +378,7 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
 
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "recipe  {} — {} ({}, from {})",
-            self.recipe, self.title, self.distro, self.source
-        )?;
+        writeln!(f, "recipe  {} — {} ({}, from {})", self.recipe, self.title, self.distro, self.source)?;
         writeln!(f, "file    {}", self.file)?;
         for e in &self.extends {
             writeln!(f, "extends {e}")?;
@@ -504,42 +386,21 @@ impl std::fmt::Display for Plan {
         writeln!(f, "hash    {}", &self.recipe_hash[..16])?;
         match self.source_date_epoch {
             Some(e) => writeln!(f, "SOURCE_DATE_EPOCH {e}")?,
-            None => writeln!(
-                f,
-                "SOURCE_DATE_EPOCH resolved when building (see `liveboot build --help`)"
-            )?,
+            None => writeln!(f, "SOURCE_DATE_EPOCH resolved when building (see `liveboot build --help`)")?,
         }
         for (i, s) in self.stages.iter().enumerate() {
             writeln!(f)?;
-            let after = if s.after.is_empty() {
-                String::new()
-            } else {
-                format!(" (after {})", s.after.join(", "))
-            };
+            let after = if s.after.is_empty() { String::new() } else { format!(" (after {})", s.after.join(", ")) };
             writeln!(f, "{}. {} [{}]{after}", i + 1, s.name, &s.key[..12])?;
             writeln!(f, "   {}", s.summary)?;
             for a in &s.actions {
                 writeln!(f, "   - {}", a.describe())?;
             }
-            writeln!(
-                f,
-                "   inputs: {}",
-                s.inputs
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )?;
+            writeln!(f, "   inputs: {}", s.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "))?;
         }
         writeln!(f)?;
-        write!(
-            f,
-            "artifacts: {}",
-            self.artifacts
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        let mut names: Vec<&str> = self.artifacts.iter().map(|a| a.name.as_str()).collect();
+        names.dedup();
+        write!(f, "artifacts: {}", names.join(", "))
     }
 }

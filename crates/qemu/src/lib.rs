@@ -1,0 +1,246 @@
+//! Booting images in QEMU the way a server boots them: from a virtual CD or a USB stick, with
+//! BIOS or UEFI firmware, a NoCloud seed as a second CD, and SSH forwarded to a loopback port.
+//!
+//! KVM is used only when it really works: on nested hosts /dev/kvm can exist and yet hang or
+//! abort guests, so [`detect_accel`] boots the image's own kernel without a root filesystem
+//! under KVM and accepts KVM only if the kernel gets as far as its expected panic.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use liveboot_iso::IsoReader;
+use liveboot_runner::{Cmd, RunError, Runner, Running};
+
+/// Firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    /// SeaBIOS.
+    Bios,
+    /// OVMF.
+    Uefi,
+}
+
+/// How the image is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Medium {
+    /// A CD drive (El Torito).
+    Cd,
+    /// A USB stick (the ISO's MBR/GPT).
+    Usb,
+}
+
+/// QEMU accelerators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accel {
+    /// Hardware virtualisation.
+    Kvm,
+    /// Software emulation.
+    Tcg,
+}
+
+impl Accel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+/// Where live images keep their kernel, by family.
+const KERNEL_PATHS: &[&str] = &["live/vmlinuz", "casper/vmlinuz", "images/pxeboot/vmlinuz", "boot/x86_64/loader/linux"];
+
+/// Copies the kernel out of an ISO image.
+pub fn kernel_from_iso(iso: &Path, dest: &Path) -> Result<(), String> {
+    let f = std::fs::File::open(iso).map_err(|e| format!("cannot open {}: {e}", iso.display()))?;
+    let mut r = IsoReader::open(f).map_err(|e| format!("{}: {e}", iso.display()))?;
+    let entries = r.entries().map_err(|e| format!("{}: {e}", iso.display()))?;
+    let e = entries
+        .iter()
+        .find(|e| KERNEL_PATHS.contains(&e.path.as_str()))
+        .ok_or_else(|| format!("{}: no kernel at {}", iso.display(), KERNEL_PATHS.join(", ")))?;
+    let bytes = r.read(e).map_err(|e| e.to_string())?;
+    std::fs::write(dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))
+}
+
+/// Decides between KVM and TCG by booting `kernel` under KVM with no root filesystem: a working
+/// KVM reaches the kernel's "VFS: Unable to mount root fs" panic in a second or two.
+pub fn detect_accel(runner: &Runner, kernel: &Path, work: &Path) -> Accel {
+    if std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_err() {
+        return Accel::Tcg;
+    }
+    let log = work.join("kvm-probe.log");
+    let cmd = Cmd::new("qemu-system-x86_64")
+        .args(["-accel", "kvm", "-machine", "q35", "-m", "256", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
+        .arg("-serial")
+        .arg(format!("file:{}", log.display()))
+        .arg("-kernel")
+        .arg(kernel)
+        .args(["-append", "console=ttyS0 panic=-1"])
+        .timeout(Duration::from_secs(20));
+    let _ = runner.run(&cmd);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    if text.contains("Unable to mount root fs") {
+        Accel::Kvm
+    } else {
+        Accel::Tcg
+    }
+}
+
+/// What to boot.
+#[derive(Debug, Clone)]
+pub struct VmSpec {
+    /// The live image.
+    pub image: PathBuf,
+    /// The NoCloud seed, attached as a second CD.
+    pub seed: Option<PathBuf>,
+    /// Firmware.
+    pub firmware: Firmware,
+    /// How the image is attached.
+    pub medium: Medium,
+    /// Accelerator.
+    pub accel: Accel,
+    /// Memory in MiB.
+    pub memory_mib: u32,
+    /// Folder for the serial log, QEMU's log and the UEFI variables.
+    pub work: PathBuf,
+}
+
+/// A running virtual machine; dropping it kills QEMU.
+pub struct Vm {
+    qemu: Running,
+    /// Host port forwarded to the guest's SSH port, on 127.0.0.1.
+    pub ssh_port: u16,
+    /// The guest's serial console, as a file.
+    pub serial_log: PathBuf,
+    /// When QEMU started.
+    pub started: Instant,
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts the machine.
+pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
+    std::fs::create_dir_all(&spec.work).map_err(|e| format!("cannot create {}: {e}", spec.work.display()))?;
+    let port = free_port().map_err(|e| format!("no free loopback port: {e}"))?;
+    let serial_log = spec.work.join("serial.log");
+    let mut cmd = Cmd::new("qemu-system-x86_64")
+        .args(["-accel", spec.accel.as_str(), "-machine", "q35", "-cpu", "max", "-smp", "2"])
+        .arg("-m")
+        .arg(spec.memory_mib.to_string())
+        .args(["-nodefaults", "-no-user-config", "-display", "none"])
+        .arg("-serial")
+        .arg(format!("file:{}", serial_log.display()))
+        .arg("-netdev")
+        .arg(format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"))
+        .args(["-device", "virtio-net-pci,netdev=net0"]);
+    if spec.firmware == Firmware::Uefi {
+        let vars = spec.work.join("OVMF_VARS.fd");
+        std::fs::copy(OVMF_VARS, &vars).map_err(|e| format!("cannot copy {OVMF_VARS} (is the ovmf package installed?): {e}"))?;
+        cmd = cmd
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"))
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()));
+    }
+    let image = spec.image.display();
+    cmd = match spec.medium {
+        Medium::Cd => cmd
+            .arg("-drive")
+            .arg(format!("if=none,id=live,media=cdrom,readonly=on,file={image}"))
+            .args(["-device", "ide-cd,drive=live,bus=ide.0,bootindex=1"]),
+        Medium::Usb => cmd
+            .args(["-device", "qemu-xhci,id=xhci"])
+            .arg("-drive")
+            .arg(format!("if=none,id=live,format=raw,snapshot=on,file={image}"))
+            .args(["-device", "usb-storage,bus=xhci.0,drive=live,removable=on,bootindex=1"]),
+    };
+    if let Some(seed) = &spec.seed {
+        cmd = cmd
+            .arg("-drive")
+            .arg(format!("if=none,id=seed,media=cdrom,readonly=on,file={}", seed.display()))
+            .args(["-device", "ide-cd,drive=seed,bus=ide.1"]);
+    }
+    let qemu = runner.spawn(&cmd, &spec.work.join("qemu.log")).map_err(|e| e.to_string())?;
+    Ok(Vm { qemu, ssh_port: port, serial_log, started: Instant::now() })
+}
+
+/// How to reach the guest over SSH.
+#[derive(Debug, Clone)]
+pub struct Ssh {
+    /// Private key file.
+    pub key: PathBuf,
+    /// User.
+    pub user: String,
+    /// Port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Ssh {
+    /// The ssh command for a remote command line.
+    pub fn command(&self, remote: &str, timeout: Duration) -> Cmd {
+        Cmd::new("ssh")
+            .arg("-i")
+            .arg(&self.key)
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=5",
+            ])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg(format!("{}@127.0.0.1", self.user))
+            .arg(remote)
+            .timeout(timeout)
+    }
+}
+
+impl Vm {
+    /// Waits until a real SSH command succeeds (QEMU's user network answers TCP connects long
+    /// before the guest does). Fails early when QEMU exits.
+    pub fn wait_for_ssh(&mut self, runner: &Runner, ssh: &Ssh, timeout: Duration) -> Result<Duration, String> {
+        loop {
+            if let Some(status) = self.qemu.try_wait() {
+                return Err(format!("QEMU exited ({status}) before SSH answered; see {}", self.serial_log.display()));
+            }
+            if self.started.elapsed() > timeout {
+                return Err(format!(
+                    "SSH did not answer within {} s; the guest's console is in {}",
+                    timeout.as_secs(),
+                    self.serial_log.display()
+                ));
+            }
+            match runner.run(&ssh.command("true", Duration::from_secs(20))) {
+                Ok(_) => return Ok(self.started.elapsed()),
+                Err(RunError::Interrupted { command }) => return Err(format!("interrupted while running {command}")),
+                Err(_) => std::thread::sleep(Duration::from_secs(2)),
+            }
+        }
+    }
+
+    /// Asks the guest to power off, then ends QEMU (killing it after `grace`).
+    pub fn shutdown(mut self, runner: &Runner, ssh: &Ssh, grace: Duration) {
+        let _ = runner.run(&ssh.command("systemctl poweroff", Duration::from_secs(15)));
+        if self.qemu.wait_timeout(grace).is_none() {
+            self.qemu.kill();
+        }
+    }
+}
