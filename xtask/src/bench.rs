@@ -25,6 +25,15 @@ pub enum Bench {
         #[arg(long, value_name = "DIR")]
         dir: Option<std::path::PathBuf>,
     },
+    /// squashfs writers on one root filesystem: time, size, peak memory, xattrs.
+    Squashfs {
+        /// The tree to compress [default: the newest customized root in the stage cache].
+        #[arg(long, value_name = "DIR")]
+        tree: Option<std::path::PathBuf>,
+        /// zstd level.
+        #[arg(long, default_value_t = 3)]
+        level: u32,
+    },
 }
 
 pub fn run(what: Bench) -> Result<()> {
@@ -40,6 +49,7 @@ pub fn run(what: Bench) -> Result<()> {
     crate::deps::install()?;
     match what {
         Bench::Seeds { count, peer_count, dir } => seeds(count, peer_count, dir),
+        Bench::Squashfs { tree, level } => crate::squashfs::bench(tree, level),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod bench;
 mod deps;
+mod squashfs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,7 +33,13 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// The main job on the default recipe: check recipes, plan debian12, write the example seeds.
+    /// The slow end-to-end tests: build debian12 from scratch, boot it in QEMU (BIOS, UEFI, USB),
+    /// the cache, reproducibility, interrupted builds. Needs root.
+    E2e {
+        /// Only the tests whose names contain this.
+        filter: Option<String>,
+    },
+    /// The main job on the default recipe: build debian12, boot it in QEMU, SSH in.
     Run {
         /// Recipe to plan.
         #[arg(default_value = "debian12")]
@@ -43,6 +50,9 @@ enum Task {
         #[command(subcommand)]
         what: bench::Bench,
     },
+    /// Internal: one writer of `bench squashfs`, in its own process.
+    #[command(hide = true)]
+    BenchSquashfsChild { writer: String, tree: PathBuf, out: PathBuf, level: u32 },
     /// Write shell completions (bash, zsh, fish, elvish, powershell) into DIR.
     Completions { dir: PathBuf },
     /// Write the man pages into DIR.
@@ -81,15 +91,31 @@ fn main() -> Result<()> {
             deps::install()?;
             run(cargo().args(["test", "--workspace", "--locked"]).args(args))
         }
+        Task::E2e { filter } => {
+            deps::install()?;
+            run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
+            let dir = root().join("target/e2e");
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            let mut cmd = cargo();
+            cmd.args(["test", "--locked", "-p", "liveboot-e2e", "--", "--ignored", "--test-threads=1", "--nocapture"])
+                .env("LIVEBOOT_BIN", root().join("target/release/liveboot"))
+                .env("LIVEBOOT_E2E_DIR", &dir);
+            if let Some(f) = filter {
+                cmd.arg(f);
+            }
+            run(&mut cmd)
+        }
         Task::Run { recipe } => {
             deps::install()?;
             run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
             let bin = root().join("target/release/liveboot");
-            run(Command::new(&bin).arg("check").arg("--inventory").arg("examples/inventory.yaml"))?;
-            run(Command::new(&bin).args(["plan", &recipe]))?;
-            run(Command::new(&bin).args(["seed", "--inventory", "examples/inventory.yaml", "--all", "--out", "out/seeds"]))
+            run(Command::new(&bin).args(["build", &recipe]))?;
+            run(Command::new(&bin).args(["try", &recipe]))
         }
         Task::Bench { what } => bench::run(what),
+        Task::BenchSquashfsChild { writer, tree, out, level } => squashfs::child(&writer, &tree, &out, level),
         Task::Completions { dir } => {
             std::fs::create_dir_all(&dir)?;
             for shell in [

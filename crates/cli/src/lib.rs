@@ -442,10 +442,7 @@ fn try_image(project: &Path, templates: &Path, a: TryArgs) -> Result<(), Failure
     let accel = match a.accel {
         AccelArg::Kvm => Accel::Kvm,
         AccelArg::Tcg => Accel::Tcg,
-        AccelArg::Auto => {
-            liveboot_qemu::kernel_from_iso(&image, &w.join("vmlinuz")).map_err(fail)?;
-            liveboot_qemu::detect_accel(&runner, &w.join("vmlinuz"), w)
-        }
+        AccelArg::Auto => liveboot_qemu::detect_accel_cached(&runner, &image, w, &cache.join("accel")).map_err(fail)?,
     };
     let spec = liveboot_qemu::VmSpec {
         image: image.clone(),
@@ -468,8 +465,17 @@ fn try_image(project: &Path, templates: &Path, a: TryArgs) -> Result<(), Failure
     };
     eprintln!("SSH answered after {:.1} s", waited.as_secs_f64());
     let remote = |cmd: &str, secs: u64| runner.run(&ssh.command(cmd, Duration::from_secs(secs)));
-    let cloud_init = match remote("cloud-init status --wait", 600) {
-        Ok(o) => o.stdout_text().trim().trim_start_matches('.').trim().to_string(),
+    // `status --long` says which module failed; `; echo` keeps its output when it exits non-zero.
+    let cloud_init = match remote("cloud-init status --wait --long; echo \"exit: $?\"", 900) {
+        Ok(o) => {
+            let text = o.stdout_text();
+            let status = text.lines().find_map(|l| l.trim().strip_prefix("status: ")).unwrap_or("unknown").to_string();
+            if status == "done" {
+                "status: done".to_string()
+            } else {
+                format!("status: {status}: {}", text.lines().filter(|l| !l.starts_with("status:")).collect::<Vec<_>>().join(" | "))
+            }
+        }
         Err(e) => format!("failed: {e}"),
     };
     let got_hostname = remote("hostname", 30).map(|o| o.stdout_text().trim().to_string()).unwrap_or_default();

@@ -141,12 +141,6 @@ pub(crate) fn publish(plan: &Plan, opts: &BuildOptions, out: &Path, outcomes: &[
         if src.is_dir() {
             files_under(&src, Path::new(""), &mut files).map_err(|e| BuildError::io("cannot read", &src, e))?;
             files.sort();
-            // Remove what an earlier build published here and this one does not.
-            let mut old = Vec::new();
-            let _ = files_under(&out.join(&a.name), Path::new(""), &mut old);
-            for o in old.iter().filter(|o| !files.contains(o)) {
-                let _ = std::fs::remove_file(out.join(&a.name).join(o));
-            }
             for f in files {
                 let name = Path::new(&a.name).join(&f);
                 place(&src.join(&f), &out.join(&name))?;

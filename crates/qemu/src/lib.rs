@@ -96,6 +96,26 @@ pub fn detect_accel(runner: &Runner, kernel: &Path, work: &Path) -> Accel {
     }
 }
 
+/// [`detect_accel`], remembered in `cache_file` for this host kernel and QEMU version (the
+/// probe costs up to 20 s where KVM hangs).
+pub fn detect_accel_cached(runner: &Runner, kernel_source: &Path, work: &Path, cache_file: &Path) -> Result<Accel, String> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let qemu = runner.run(&Cmd::new("qemu-system-x86_64").arg("--version")).map(|o| o.stdout_text()).map_err(|e| e.to_string())?;
+    let key = format!("{} {}", host.trim(), qemu.lines().next().unwrap_or_default().trim());
+    if let Ok(text) = std::fs::read_to_string(cache_file) {
+        if let Some((accel, k)) = text.split_once('\t') {
+            if k.trim() == key {
+                return Ok(if accel == "kvm" { Accel::Kvm } else { Accel::Tcg });
+            }
+        }
+    }
+    let kernel = work.join("probe-vmlinuz");
+    kernel_from_iso(kernel_source, &kernel)?;
+    let accel = detect_accel(runner, &kernel, work);
+    let _ = std::fs::write(cache_file, format!("{}\t{key}\n", accel.as_str()));
+    Ok(accel)
+}
+
 /// What to boot.
 #[derive(Debug, Clone)]
 pub struct VmSpec {

@@ -56,12 +56,11 @@ pub(crate) fn stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnostic
     let mut inputs = vec![b.part("cloud_init", &spec.cloud_init)];
     let mut actions = vec![Action::LinkTree { src: "{rootfs}/rootfs".into(), dest: "{self}/rootfs".into() }];
     for (i, o) in spec.overlay.iter().enumerate() {
-        let src = b.recipe.resolve(&["overlay".into(), i.into(), "src".into()], &o.src);
+        let src = b.source_path(&["overlay".into(), i.into(), "src".into()], &o.src);
         inputs.push(b.file(&src)?);
         actions.push(Action::Copy { src: src.display().to_string(), dest: format!("{{self}}/rootfs{}", o.dest), mode: o.mode.clone() });
     }
-    let cfg =
-        format!("# Written by liveboot: look for a NoCloud seed first.\ndatasource_list: [{}]\n", spec.cloud_init.datasources.join(", "));
+    let cfg = spec.cloud_init.image_config();
     actions.extend([
         Action::Write { dest: "{self}/rootfs/etc/cloud/cloud.cfg.d/90_liveboot.cfg".into(), content: cfg, mode: Some("0644".into()) },
         Action::Write { dest: "{self}/rootfs/etc/hostname".into(), content: "localhost\n".into(), mode: Some("0644".into()) },

@@ -8,7 +8,7 @@ use crate::{Kickstart, KickstartTool};
 
 pub(crate) fn stages(b: &mut Builder, ks: &Kickstart) -> Result<Root, Diagnostic> {
     let spec = &b.recipe.spec;
-    let file = b.recipe.resolve(&["source".into(), "kickstart".into(), "file".into()], &ks.file);
+    let file = b.source_path(&["source".into(), "kickstart".into(), "file".into()], &ks.file);
     let mut post = format!("%packages\n{}\n%end\n\n%post\n", spec.packages.join("\n"));
     post.push_str(&format!("cat > /etc/cloud/cloud.cfg.d/90_liveboot.cfg <<'EOF'\n{}EOF\n%end\n", spec.cloud_init.image_config()));
     let tool = match ks.tool {

@@ -234,6 +234,13 @@ impl Builder<'_> {
         Input { name: format!("tool:{package}"), sha256: sha256_hex(v.as_bytes()) }
     }
 
+    /// A file or folder the recipe names at `at`, as an absolute path: stage keys then do not
+    /// depend on the folder liveboot was started from.
+    pub(crate) fn source_path(&self, at: &[liveboot_yaml::PathSeg], written: &str) -> PathBuf {
+        let p = self.recipe.resolve(at, written);
+        p.canonicalize().unwrap_or(p)
+    }
+
     /// An input made of a file's bytes.
     pub(crate) fn file(&self, path: &Path) -> Result<Input, Diagnostic> {
         let bytes = std::fs::read(path).map_err(|e| {

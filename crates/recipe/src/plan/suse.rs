@@ -7,7 +7,7 @@ use crate::Kiwi;
 
 pub(crate) fn stages(b: &mut Builder, k: &Kiwi) -> Result<Root, Diagnostic> {
     let spec = &b.recipe.spec;
-    let dir = b.recipe.resolve(&["source".into(), "kiwi".into(), "description".into()], &k.description);
+    let dir = b.source_path(&["source".into(), "kiwi".into(), "description".into()], &k.description);
     let mut argv = vec!["kiwi-ng".to_string(), "--type=iso".into()];
     if let Some(p) = &k.profile {
         argv.push(format!("--profile={p}"));

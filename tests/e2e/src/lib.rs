@@ -1,0 +1,102 @@
+//! Helpers for the end-to-end tests. `cargo xtask e2e` builds the release binary, points
+//! LIVEBOOT_E2E_DIR at a fresh folder and runs these tests one at a time.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// The folder the end-to-end run works in (caches, outputs).
+pub fn work() -> PathBuf {
+    let dir = std::env::var_os("LIVEBOOT_E2E_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target/e2e"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The liveboot binary under test.
+pub fn bin() -> PathBuf {
+    std::env::var_os("LIVEBOOT_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/release/liveboot"))
+}
+
+/// Every build of the tests pins the same SOURCE_DATE_EPOCH, so that they share stages.
+pub const EPOCH: &str = "1700000000";
+
+/// `liveboot -C <root> ARGS`.
+pub fn liveboot(args: &[&str]) -> Output {
+    let out = Command::new(bin()).arg("-C").arg(root()).args(args).output().expect("liveboot runs");
+    eprintln!("$ liveboot {}\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// `liveboot build` with the shared cache; returns the JSON report.
+pub fn build(recipe: &str, cache: &Path, out: &Path) -> serde_json::Value {
+    let o = liveboot(&[
+        "build",
+        recipe,
+        "--json",
+        "--source-date-epoch",
+        EPOCH,
+        "--cache",
+        &cache.to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "build failed: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The main cache and output of the run.
+pub fn main_dirs() -> (PathBuf, PathBuf) {
+    (work().join("cache"), work().join("out"))
+}
+
+static BUILT: Once = Once::new();
+
+/// Builds debian12 into the main cache once per test process.
+pub fn ensure_built() -> (PathBuf, PathBuf) {
+    let (cache, out) = main_dirs();
+    BUILT.call_once(|| {
+        build("debian12", &cache, &out);
+    });
+    (cache, out)
+}
+
+/// Names of the stages that ran in a build report.
+pub fn ran(report: &serde_json::Value) -> Vec<String> {
+    report["stages"].as_array().unwrap().iter().filter(|s| s["ran"] == true).map(|s| s["name"].as_str().unwrap().to_string()).collect()
+}
+
+/// `liveboot try` with extra arguments; returns the JSON result, after checking SSH, cloud-init
+/// and the host name.
+pub fn try_boot(iso: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["try", iso.to_str().unwrap(), "--json", "--exec", "getcap /usr/bin/ping"];
+    args.extend(extra);
+    let o = liveboot(&args);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    assert!(o.status.success(), "try failed: {}\n{v}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(v["cloud_init"], "status: done", "{v}");
+    assert_eq!(v["hostname"], format!("try-{}", iso.file_stem().unwrap().to_string_lossy()), "{v}");
+    println!("time to SSH ({} {}): {} s", v["firmware"], v["medium"], v["time_to_ssh_seconds"]);
+    v
+}
+
+/// Copies the downloaded packages of one cache into another, so that a clean build does not
+/// download them again (the stage cache stays empty).
+pub fn share_packages(from: &Path, to: &Path) {
+    let (src, dst) = (from.join("apt"), to.join("apt"));
+    std::fs::create_dir_all(&dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let _ = std::fs::hard_link(e.path(), dst.join(e.file_name()));
+    }
+}
+
+/// Lines of /proc/mounts that mention a path.
+pub fn mounts_under(path: &Path) -> Vec<String> {
+    let p = path.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/mounts").unwrap_or_default().lines().filter(|l| l.contains(&p)).map(String::from).collect()
+}

@@ -1,0 +1,189 @@
+//! debian12 from scratch to SSH, the cache, reproducibility and interrupted builds.
+//! Slow (minutes each): run with `cargo xtask e2e`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use liveboot_e2e::*;
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn a_builds_from_scratch_with_manifest_and_sums() {
+    let (cache, out) = main_dirs();
+    let report = build("debian12", &cache, &out);
+    let m = &report["manifest"];
+    assert!(m["kernel"].as_str().unwrap().ends_with("-amd64"), "{m}");
+    for p in ["cloud-init", "live-boot", "openssh-server", "linux-image-amd64"] {
+        assert!(m["packages"].get(p).is_some(), "{p} missing from the manifest");
+    }
+    assert_eq!(m["source_date_epoch"].as_u64(), Some(EPOCH.parse().unwrap()));
+    assert!(m["tools"]["xorriso"].is_string() && m["tools"]["mmdebstrap"].is_string());
+    let dir = out.join("debian12");
+    let check = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&dir).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    for s in report["stages"].as_array().unwrap() {
+        println!("stage {:<10} ran={} {:.1} s", s["name"].as_str().unwrap(), s["ran"], s["seconds"].as_f64().unwrap());
+    }
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn b1_boots_bios_from_cd() {
+    let (_, out) = ensure_built();
+    let v = try_boot(&out.join("debian12/debian12.iso"), &[]);
+    assert!(v["commands"][0]["output"].as_str().unwrap().contains("cap_net_raw=ep"), "ping lost its capability: {v}");
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn b2_boots_uefi_from_cd() {
+    let (_, out) = ensure_built();
+    try_boot(&out.join("debian12/debian12.iso"), &["--uefi"]);
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn b3_boots_as_a_usb_disk() {
+    let (_, out) = ensure_built();
+    try_boot(&out.join("debian12/debian12.iso"), &["--usb"]);
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn c_a_second_build_reuses_everything_in_under_ten_seconds() {
+    let (cache, out) = ensure_built();
+    let start = Instant::now();
+    let report = build("debian12", &cache, &out);
+    let took = start.elapsed();
+    println!("second build: {:.2} s", took.as_secs_f64());
+    assert!(ran(&report).is_empty(), "stages ran again: {:?}", ran(&report));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn d_changing_only_kernel_arguments_reruns_only_menus_and_iso() {
+    let (cache, _) = ensure_built();
+    // The same recipe, written elsewhere, extending the project's fragments, with one more
+    // kernel argument.
+    let dir = work().join("args-recipe");
+    std::fs::create_dir_all(&dir).unwrap();
+    let debian = root().join("recipes/_debian.yaml");
+    let text = format!(
+        "extends: {}\nname: debian12\ntitle: Debian 12 live (cloud-init)\nlabel: DEBIAN12_LIVE\ndistro:\n  family: debian\n  release: 12\nboot:\n  kernel_args: [boot=live, components, nonetworking, ds=nocloud, quiet]\n",
+        debian.display()
+    );
+    std::fs::write(dir.join("debian12.yaml"), text).unwrap();
+    let report = build(&dir.join("debian12.yaml").to_string_lossy(), &cache, &work().join("args-out"));
+    let mut r = ran(&report);
+    r.sort();
+    assert_eq!(r, ["bootmenu", "iso"], "{report}");
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn e_two_clean_builds_are_byte_identical() {
+    let (cache, out) = ensure_built();
+    let clean = work().join("cache-clean");
+    let _ = std::fs::remove_dir_all(&clean);
+    share_packages(&cache, &clean);
+    let report = build("debian12", &clean, &work().join("out-clean"));
+    assert_eq!(ran(&report).len(), report["stages"].as_array().unwrap().len(), "the second cache was not clean");
+    let a = std::fs::read(out.join("debian12/debian12.iso")).unwrap();
+    let b = std::fs::read(work().join("out-clean/debian12/debian12.iso")).unwrap();
+    assert!(a == b, "the two ISOs differ ({} and {} bytes)", a.len(), b.len());
+}
+
+/// Starts a clean build, waits until `stage` is running, waits a little more, sends `signal`.
+fn interrupt_build(cache: &Path, out: &Path, stage: &str, delay: Duration, signal: i32) {
+    let mut child = Command::new(bin())
+        .arg("-C")
+        .arg(root())
+        .args(["build", "debian12", "--source-date-epoch", EPOCH, "--cache"])
+        .arg(cache)
+        .arg("--out")
+        .arg(out)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let want = format!("{stage:<10} running");
+    for line in BufReader::new(stderr).split(b'\n') {
+        let line = String::from_utf8_lossy(&line.unwrap()).into_owned();
+        if line.contains(&want) {
+            break;
+        }
+    }
+    std::thread::sleep(delay);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let status = child.wait().unwrap();
+    println!("interrupted in {stage} after {delay:?} with signal {signal}: {status}");
+}
+
+fn assert_clean_after_kill(cache: &Path, out: &Path) {
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(mounts_under(cache).is_empty(), "mounts left behind: {:?}", mounts_under(cache));
+    let orphans = Command::new("pgrep").args(["-f", &cache.to_string_lossy()]).output().unwrap();
+    assert!(orphans.stdout.is_empty(), "processes left behind: {}", String::from_utf8_lossy(&orphans.stdout));
+    // Every finished stage folder is complete; anything else is a temporary folder.
+    for e in std::fs::read_dir(cache.join("stages")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        assert!(name.starts_with(".tmp-") || e.path().join(".stage.json").is_file(), "half-made stage {name}");
+    }
+    // Nothing at a final output path unless it is complete and listed.
+    let dir = out.join("debian12");
+    if dir.exists() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.starts_with(".tmp-"), "temporary file at the output: {name}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn f_killed_builds_leave_nothing_partial_and_resume() {
+    let (cache, _) = ensure_built();
+    let stages = ["rootfs", "customize", "squashfs", "bootmenu", "efi", "iso", "pxe"];
+    // A different stage and delay each run; the seed is printed so a failure can be replayed.
+    let seed = std::env::var("LIVEBOOT_E2E_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+    println!("LIVEBOOT_E2E_SEED={seed}");
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for signal in [libc::SIGINT, libc::SIGKILL] {
+        let dir = work().join(format!("kill-{signal}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (c, o) = (dir.join("cache"), dir.join("out"));
+        share_packages(&cache, &c);
+        let stage = stages[(next() % stages.len() as u64) as usize];
+        let delay = Duration::from_millis(next() % 1500);
+        interrupt_build(&c, &o, stage, delay, signal);
+        assert_clean_after_kill(&c, &o);
+        let finished: Vec<String> = std::fs::read_dir(c.join("stages"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .map(|n| n.rsplit_once('-').unwrap().0.to_string())
+            .collect();
+        let report = build("debian12", &c, &o);
+        for f in &finished {
+            assert!(!ran(&report).contains(f), "stage {f} was complete before the kill but ran again");
+        }
+        let a = std::fs::read(o.join("debian12/debian12.iso")).unwrap();
+        let b = std::fs::read(main_dirs().1.join("debian12/debian12.iso")).unwrap();
+        assert!(a == b, "the resumed build differs from the clean one");
+    }
+}
