@@ -39,8 +39,8 @@ pub enum Command {
     ///
     /// Stages are cached by the hash of their inputs: a second build with nothing changed reuses
     /// everything, and changing the kernel arguments reruns only the boot menus and the ISO.
-    /// SOURCE_DATE_EPOCH comes from --source-date-epoch, else the environment, else the time of
-    /// the last git commit that touched the recipe's files (else their newest modification time).
+    /// SOURCE_DATE_EPOCH comes from --source-date-epoch, else the environment, else the release
+    /// day of the recipe's distribution release (never the clock).
     /// Needs root: the root filesystem holds files of other owners, device nodes and file
     /// capabilities.
     #[command(after_help = "Examples:\n  sudo liveboot build debian12\n  liveboot build debian12 --json | jq '.stages[] | select(.ran)'")]
@@ -285,29 +285,6 @@ fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         .clone()
 }
 
-/// SOURCE_DATE_EPOCH from the recipe's inputs: the last git commit touching its files, else
-/// their newest modification time. Never the clock.
-fn default_epoch(project: &Path, files: &[PathBuf]) -> u64 {
-    let dir = if project.as_os_str().is_empty() { Path::new(".") } else { project };
-    let cmd = liveboot_runner::Cmd::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["log", "-1", "--format=%ct", "--"])
-        .args(files.iter().map(|f| f.strip_prefix(dir).unwrap_or(f).to_path_buf()));
-    if let Ok(out) = liveboot_runner::Runner::new().run(&cmd) {
-        if let Ok(t) = out.stdout_text().trim().parse() {
-            return t;
-        }
-    }
-    files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok()?.modified().ok())
-        .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs())
-        .max()
-        .unwrap_or(0)
-}
-
 fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Result<(), Failure> {
     let recipe = liveboot_recipe::load_by_name(recipes, &a.recipe).map_err(Failure::input)?;
     if !matches!(recipe.spec.source, liveboot_recipe::Source::Bootstrap(_)) {
@@ -322,14 +299,9 @@ fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Resu
     if unsafe { libc::geteuid() } != 0 {
         return Err(Failure::input("building needs root: the root filesystem holds files of other owners, device nodes and file capabilities\n  help: run it with sudo"));
     }
-    let mut files = vec![recipe.file.clone()];
-    files.extend(recipe.extends.iter().cloned());
-    for (i, o) in recipe.spec.overlay.iter().enumerate() {
-        files.push(recipe.resolve(&["overlay".into(), i.into(), "src".into()], &o.src));
-    }
-    let epoch = a.source_date_epoch.unwrap_or_else(|| default_epoch(project, &files));
-    let p = plan(&recipe, &PlanOptions { templates: templates.to_path_buf(), source_date_epoch: Some(epoch), tools: tool_versions() })
-        .map_err(Failure::input)?;
+    let p =
+        plan(&recipe, &PlanOptions { templates: templates.to_path_buf(), source_date_epoch: a.source_date_epoch, tools: tool_versions() })
+            .map_err(Failure::input)?;
     let cache = a.cache.unwrap_or_else(|| project.join(".cache/liveboot"));
     let out = a.out.unwrap_or_else(|| project.join("out"));
     std::fs::create_dir_all(&cache).map_err(|e| Failure::input(format!("{}: cannot create the cache folder: {e}", cache.display())))?;

@@ -185,7 +185,7 @@ pub(crate) fn publish(plan: &Plan, opts: &BuildOptions, out: &Path, outcomes: &[
         recipe: plan.recipe.clone(),
         title: plan.title.clone(),
         recipe_hash: plan.recipe_hash.clone(),
-        source_date_epoch: plan.source_date_epoch.unwrap_or_default(),
+        source_date_epoch: plan.source_date_epoch,
         stages: plan
             .stages
             .iter()

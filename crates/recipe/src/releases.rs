@@ -11,35 +11,38 @@ pub struct ReleaseInfo {
     pub release: &'static str,
     /// Codename (Debian/Ubuntu suites), or "" where the family has none.
     pub codename: &'static str,
+    /// Release day (00:00 UTC), seconds since 1970: the default SOURCE_DATE_EPOCH of its images.
+    pub released: u64,
 }
 
-const fn r(family: Family, release: &'static str, codename: &'static str) -> ReleaseInfo {
-    ReleaseInfo { family, release, codename }
+const fn r(family: Family, release: &'static str, codename: &'static str, released: u64) -> ReleaseInfo {
+    ReleaseInfo { family, release, codename, released }
 }
 
 /// Every release a recipe may name.
+/// Every release a recipe may name, with its release day.
 pub const RELEASES: &[ReleaseInfo] = &[
-    r(Family::Debian, "11", "bullseye"),
-    r(Family::Debian, "12", "bookworm"),
-    r(Family::Debian, "13", "trixie"),
-    r(Family::Ubuntu, "18.04", "bionic"),
-    r(Family::Ubuntu, "20.04", "focal"),
-    r(Family::Ubuntu, "22.04", "jammy"),
-    r(Family::Ubuntu, "24.04", "noble"),
-    r(Family::Fedora, "37", ""),
-    r(Family::Fedora, "38", ""),
-    r(Family::Fedora, "39", ""),
-    r(Family::Fedora, "40", ""),
-    r(Family::Fedora, "41", ""),
-    r(Family::Fedora, "42", ""),
-    r(Family::Fedora, "43", ""),
-    r(Family::Rocky, "8", ""),
-    r(Family::Rocky, "9", ""),
-    r(Family::Rocky, "10", ""),
-    r(Family::OpensuseLeap, "15.4", ""),
-    r(Family::OpensuseLeap, "15.5", ""),
-    r(Family::OpensuseLeap, "15.6", ""),
-    r(Family::OpensuseLeap, "16.0", ""),
+    r(Family::Debian, "11", "bullseye", 1628899200),
+    r(Family::Debian, "12", "bookworm", 1686355200),
+    r(Family::Debian, "13", "trixie", 1754697600),
+    r(Family::Ubuntu, "18.04", "bionic", 1524700800),
+    r(Family::Ubuntu, "20.04", "focal", 1587600000),
+    r(Family::Ubuntu, "22.04", "jammy", 1650499200),
+    r(Family::Ubuntu, "24.04", "noble", 1714003200),
+    r(Family::Fedora, "37", "", 1668470400),
+    r(Family::Fedora, "38", "", 1681776000),
+    r(Family::Fedora, "39", "", 1699315200),
+    r(Family::Fedora, "40", "", 1713830400),
+    r(Family::Fedora, "41", "", 1730160000),
+    r(Family::Fedora, "42", "", 1744675200),
+    r(Family::Fedora, "43", "", 1761609600),
+    r(Family::Rocky, "8", "", 1624233600),
+    r(Family::Rocky, "9", "", 1657756800),
+    r(Family::Rocky, "10", "", 1749600000),
+    r(Family::OpensuseLeap, "15.4", "", 1654646400),
+    r(Family::OpensuseLeap, "15.5", "", 1686096000),
+    r(Family::OpensuseLeap, "15.6", "", 1718150400),
+    r(Family::OpensuseLeap, "16.0", "", 1759276800),
 ];
 
 /// The release entry, if known.

@@ -44,7 +44,9 @@ pub const TOOL_PACKAGES: &[&str] = &[
 pub struct PlanOptions {
     /// Folder holding the templates (`templates/` of the project).
     pub templates: PathBuf,
-    /// SOURCE_DATE_EPOCH to pin. `None` when the caller resolves it at build time.
+    /// SOURCE_DATE_EPOCH to pin; `None` takes the distribution release's day, a fact of the
+    /// recipe (stable across edits and commits, so it does not invalidate the cache; never the
+    /// clock).
     pub source_date_epoch: Option<u64>,
     /// Versions of the host packages whose programs and files the stages use (`xorriso` ->
     /// `1.5.4-4`); a stage's key covers the versions of its tools. Missing ones read "unknown".
@@ -68,8 +70,8 @@ pub struct Plan {
     pub source: String,
     /// Hash of the resolved recipe and every file it names.
     pub recipe_hash: String,
-    /// SOURCE_DATE_EPOCH, when pinned.
-    pub source_date_epoch: Option<u64>,
+    /// SOURCE_DATE_EPOCH of the build.
+    pub source_date_epoch: u64,
     /// Stages, in an order that respects `after`.
     pub stages: Vec<Stage>,
     /// Files the build leaves in the output folder, and the stage folder each comes from.
@@ -209,6 +211,7 @@ fn json_hash<T: Serialize>(v: &T) -> String {
 pub(crate) struct Builder<'a> {
     pub(crate) recipe: &'a Recipe,
     opts: &'a PlanOptions,
+    epoch: u64,
     stages: Vec<Stage>,
 }
 
@@ -220,12 +223,12 @@ impl Builder<'_> {
 
     /// SOURCE_DATE_EPOCH as an input, for stages whose output embeds times.
     pub(crate) fn epoch(&self) -> Option<Input> {
-        self.opts.source_date_epoch.map(|e| Input { name: "epoch".into(), sha256: sha256_hex(e.to_string().as_bytes()) })
+        Some(Input { name: "epoch".into(), sha256: sha256_hex(self.epoch.to_string().as_bytes()) })
     }
 
     /// The environment a time-embedding program gets.
     pub(crate) fn epoch_env(&self) -> BTreeMap<String, String> {
-        self.opts.source_date_epoch.map(|e| ("SOURCE_DATE_EPOCH".to_string(), e.to_string())).into_iter().collect()
+        [("SOURCE_DATE_EPOCH".to_string(), self.epoch.to_string())].into_iter().collect()
     }
 
     /// The version of a host package, as an input.
@@ -354,7 +357,9 @@ pub fn serial_args(recipe: &Recipe) -> Vec<String> {
 /// Resolves a recipe into its plan. Reads the recipe's own files (to hash them), nothing else.
 pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let spec = &recipe.spec;
-    let mut b = Builder { recipe, opts, stages: Vec::new() };
+    let released = crate::release_info(spec.distro.family, &spec.distro.release).expect("validated").released;
+    let epoch = opts.source_date_epoch.unwrap_or(released);
+    let mut b = Builder { recipe, opts, epoch, stages: Vec::new() };
     let root = match &spec.source {
         Source::Bootstrap(bs) => debian::stages(&mut b, bs)?,
         Source::Kickstart(ks) => fedora::stages(&mut b, ks)?,
@@ -376,7 +381,7 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         distro: format!("{} {}", spec.distro.family.as_str(), spec.distro.release),
         source: spec.source.kind().to_string(),
         recipe_hash,
-        source_date_epoch: opts.source_date_epoch,
+        source_date_epoch: epoch,
         stages: b.stages,
         artifacts,
         tools: opts.tools.clone(),
@@ -391,10 +396,7 @@ impl std::fmt::Display for Plan {
             writeln!(f, "extends {e}")?;
         }
         writeln!(f, "hash    {}", &self.recipe_hash[..16])?;
-        match self.source_date_epoch {
-            Some(e) => writeln!(f, "SOURCE_DATE_EPOCH {e}")?,
-            None => writeln!(f, "SOURCE_DATE_EPOCH resolved when building (see `liveboot build --help`)")?,
-        }
+        writeln!(f, "SOURCE_DATE_EPOCH {}", self.source_date_epoch)?;
         for (i, s) in self.stages.iter().enumerate() {
             writeln!(f)?;
             let after = if s.after.is_empty() { String::new() } else { format!(" (after {})", s.after.join(", ")) };
