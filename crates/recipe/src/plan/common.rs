@@ -8,7 +8,7 @@ use super::{kernel_cmdline, serial_args, sha256_hex, Action, Artifact, Builder, 
 use crate::{Loader, Output};
 
 /// GRUB modules built into the EFI loader: enough to find the ISO by label and boot Linux from
-/// it, with a serial console.
+/// it, with a serial console. The ISO carries no module files, so the menus use only these.
 const GRUB_EFI_MODULES: &str =
     "part_gpt part_msdos iso9660 fat search search_label configfile normal linux echo all_video serial terminal test";
 
@@ -97,23 +97,28 @@ pub(crate) fn stages(b: &mut Builder, root: &Root) -> Result<Vec<Artifact>, Diag
                 let env = b.epoch_env();
                 b.add(
                     "efi",
-                    "make the El Torito EFI image (FAT with a standalone GRUB EFI loader)",
+                    "make the El Torito EFI image (FAT with a GRUB EFI loader holding its modules and a config that finds the ISO)",
                     &[],
                     inputs,
                     vec![
                         Action::Write { dest: "{self}/embedded.cfg".into(), content: embedded, mode: None },
+                        // grub-mkimage, not grub-mkstandalone: the latter packs its modules in a
+                        // tar carrying the current time, so its output differs on every run.
                         Action::Run {
                             argv: [
-                                "grub-mkstandalone",
-                                "--format=x86_64-efi",
-                                "--output={self}/bootx64.efi",
-                                "--locales=",
-                                "--fonts=",
-                                "--themes=",
+                                "grub-mkimage",
+                                "-O",
+                                "x86_64-efi",
+                                "-o",
+                                "{self}/bootx64.efi",
+                                "-p",
+                                "/boot/grub",
+                                "-c",
+                                "{self}/embedded.cfg",
                             ]
-                            .map(String::from)
                             .into_iter()
-                            .chain([format!("--modules={GRUB_EFI_MODULES}"), "boot/grub/grub.cfg={self}/embedded.cfg".into()])
+                            .chain(GRUB_EFI_MODULES.split(' '))
+                            .map(String::from)
                             .collect(),
                             env: env.clone(),
                         },
