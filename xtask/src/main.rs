@@ -39,6 +39,11 @@ enum Task {
         /// Only the tests whose names contain this.
         filter: Option<String>,
     },
+    /// Build a recipe's image: the same as `liveboot build RECIPE`, with the host packages installed first.
+    BuildImage {
+        /// Recipe name.
+        recipe: String,
+    },
     /// The main job on the default recipe: build debian12, boot it in QEMU, SSH in.
     Run {
         /// Recipe to plan.
@@ -106,6 +111,11 @@ fn main() -> Result<()> {
                 cmd.arg(f);
             }
             run(&mut cmd)
+        }
+        Task::BuildImage { recipe } => {
+            deps::install()?;
+            run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
+            run(Command::new(root().join("target/release/liveboot")).args(["build", &recipe]))
         }
         Task::Run { recipe } => {
             deps::install()?;

@@ -133,6 +133,11 @@ fn a_second_run_reports_unchanged_and_leaves_no_temporary_files() {
     let names: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(names.iter().all(|n| n.starts_with("cidata-") && n.ends_with(".iso")), "{names:?}");
+    // Readable by the web server that publishes them, not only by their owner.
+    use std::os::unix::fs::PermissionsExt;
+    for n in &names {
+        assert_eq!(std::fs::metadata(dir.path().join(n)).unwrap().permissions().mode() & 0o777, 0o644, "{n}");
+    }
 }
 
 #[test]

@@ -268,6 +268,9 @@ pub fn write_batch(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let mut tmp = tempfile::Builder::new().prefix(".liveboot-").tempfile_in(dir)?;
         tmp.write_all(bytes)?;
+        // Temporary files are private (0600); published files are for web servers and BMCs.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
         staged.push((tmp, path));
     }
     let mut flushed: Vec<u64> = Vec::new();

@@ -100,3 +100,21 @@ pub fn mounts_under(path: &Path) -> Vec<String> {
     let p = path.to_string_lossy().into_owned();
     std::fs::read_to_string("/proc/mounts").unwrap_or_default().lines().filter(|l| l.contains(&p)).map(String::from).collect()
 }
+
+/// Processes whose root directory or working directory is inside `path` (a chroot of a killed
+/// build, say), as "pid command" lines.
+pub fn processes_inside(path: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let inside = ["root", "cwd"].iter().any(|l| std::fs::read_link(e.path().join(l)).is_ok_and(|t| t.starts_with(path)));
+        if inside {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            found.push(format!("{pid} {}", String::from_utf8_lossy(&cmd).replace('\0', " ")));
+        }
+    }
+    found
+}

@@ -21,6 +21,10 @@ fn a_builds_from_scratch_with_manifest_and_sums() {
     assert_eq!(m["source_date_epoch"].as_u64(), Some(EPOCH.parse().unwrap()));
     assert!(m["tools"]["xorriso"].is_string() && m["tools"]["mmdebstrap"].is_string());
     let dir = out.join("debian12");
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["debian12.iso", "SHA256SUMS", "manifest.json", "pxe/vmlinuz"] {
+        assert_eq!(std::fs::metadata(dir.join(f)).unwrap().permissions().mode() & 0o777, 0o644, "{f} is not world-readable");
+    }
     let check = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&dir).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
     for s in report["stages"].as_array().unwrap() {
@@ -129,6 +133,7 @@ fn assert_clean_after_kill(cache: &Path, out: &Path) {
     assert!(mounts_under(cache).is_empty(), "mounts left behind: {:?}", mounts_under(cache));
     let orphans = Command::new("pgrep").args(["-f", &cache.to_string_lossy()]).output().unwrap();
     assert!(orphans.stdout.is_empty(), "processes left behind: {}", String::from_utf8_lossy(&orphans.stdout));
+    assert!(processes_inside(cache).is_empty(), "processes still inside the build: {:?}", processes_inside(cache));
     // Every finished stage folder is complete; anything else is a temporary folder.
     for e in std::fs::read_dir(cache.join("stages")).unwrap() {
         let e = e.unwrap();
