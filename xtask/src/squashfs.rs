@@ -139,6 +139,8 @@ pub fn bench(tree: Option<PathBuf>, level: u32) -> Result<()> {
     let work = tempfile::tempdir_in(crate::root().join("target"))?;
     println!("tree: {} ; zstd level {level}; 2 cores", tree.display());
     println!("{:<34} {:>9} {:>12} {:>12} {:>10} {:>8}", "writer", "seconds", "bytes", "peak memory", "ping cap", "vs peer");
+    // Read the whole tree once so that no writer pays for a cold page cache.
+    let _ = Command::new("tar").arg("-cf").arg("/dev/null").arg("-C").arg(&tree).arg(".").status();
     let mut peer: Option<(f64, u64)> = None;
     for (writer, label) in [
         ("mksquashfs", "mksquashfs 4.5 (peer)"),
@@ -147,11 +149,19 @@ pub fn bench(tree: Option<PathBuf>, level: u32) -> Result<()> {
     ] {
         let out = work.path().join(format!("{writer}.squashfs"));
         let me = std::env::current_exe()?;
-        let o = Command::new(me).args(["bench-squashfs-child", writer]).arg(&tree).arg(&out).arg(level.to_string()).output()?;
-        if !o.status.success() {
-            bail!("{writer} failed: {}", String::from_utf8_lossy(&o.stderr));
+        // Best of two runs, each in its own process.
+        let mut best: Option<serde_json::Value> = None;
+        for _ in 0..2 {
+            let o = Command::new(&me).args(["bench-squashfs-child", writer]).arg(&tree).arg(&out).arg(level.to_string()).output()?;
+            if !o.status.success() {
+                bail!("{writer} failed: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+            if best.as_ref().is_none_or(|b| v["seconds"].as_f64() < b["seconds"].as_f64()) {
+                best = Some(v);
+            }
         }
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+        let v = best.expect("two runs");
         let secs = v["seconds"].as_f64().unwrap_or(0.0);
         let bytes = std::fs::metadata(&out)?.len();
         let (ps, pb) = *peer.get_or_insert((secs, bytes));
@@ -164,6 +174,6 @@ pub fn bench(tree: Option<PathBuf>, level: u32) -> Result<()> {
         );
         std::fs::remove_file(&out)?;
     }
-    println!("(vs peer: wall time / size, relative to mksquashfs)");
+    println!("(best of two runs each, page cache warm; vs peer: wall time / size, relative to mksquashfs)");
     Ok(())
 }
