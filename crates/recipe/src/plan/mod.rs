@@ -200,7 +200,11 @@ fn shell_quote(s: &str) -> String {
 
 /// SHA-256 as hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn json_hash<T: Serialize>(v: &T) -> String {
@@ -265,7 +269,7 @@ impl Builder<'_> {
             h.update([0]);
             h.update(sha256_hex(&bytes));
         }
-        Ok(Input { name: format!("dir:{}", path.display()), sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect() })
+        Ok(Input { name: format!("dir:{}", path.display()), sha256: hex(&h.finalize()) })
     }
 
     /// An input made of a template's bytes.
@@ -298,7 +302,7 @@ impl Builder<'_> {
             after: after.iter().map(|s| s.to_string()).collect(),
             inputs,
             actions,
-            key: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            key: hex(&h.finalize()),
         });
     }
 
