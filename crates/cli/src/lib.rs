@@ -54,6 +54,9 @@ pub enum Command {
         after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
     )]
     Try(TryArgs),
+    /// Remove cached stages that no published build (out/*/manifest.json) refers to.
+    #[command(after_help = "Examples:\n  liveboot prune --dry-run\n  liveboot prune --json")]
+    Prune(PruneArgs),
     /// Write NoCloud seed images (cidata ISO 9660) for nodes of the inventory.
     ///
     /// One image per node, named cidata-<node>.iso, holding user-data (slice keys for root and
@@ -92,6 +95,22 @@ pub struct BuildArgs {
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<u64>,
     /// Print the build report as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Stage cache folder [default: <project>/.cache/liveboot].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Output folder whose manifests say which stages to keep [default: <project>/out].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Only say what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -246,6 +265,26 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check(a) => check(&recipes, &templates, a),
         Command::Build(a) => build(&project, &recipes, &templates, a),
         Command::Try(a) => try_image(&project, &templates, a),
+        Command::Prune(a) => {
+            let cache = a.cache.unwrap_or_else(|| project.join(".cache/liveboot"));
+            let out_dir = a.out.unwrap_or_else(|| project.join("out"));
+            let r = liveboot_image::prune(&cache, &out_dir, a.dry_run).map_err(Failure::input)?;
+            if a.json {
+                out!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
+            } else {
+                let verb = if a.dry_run { "would remove" } else { "removed" };
+                for n in &r.removed {
+                    out!("{verb} {n}");
+                }
+                out!(
+                    "{verb} {} stages (about {:.1} GiB); kept {} that published builds use",
+                    r.removed.len(),
+                    r.bytes as f64 / (1u64 << 30) as f64,
+                    r.kept.len()
+                );
+            }
+            Ok(())
+        }
         Command::Seed(a) => seed(&templates, a),
     }
 }

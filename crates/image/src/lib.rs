@@ -191,3 +191,98 @@ pub fn build(plan: &Plan, opts: &BuildOptions) -> Result<BuildReport, BuildError
     let manifest = publish::publish(plan, opts, &out, &outcomes)?;
     Ok(BuildReport { stages: outcomes, out, manifest })
 }
+
+/// What [`prune`] removed or kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    /// Stage folders removed (or that would be, on a dry run).
+    pub removed: Vec<String>,
+    /// Stage folders kept because a manifest names them.
+    pub kept: Vec<String>,
+    /// Bytes freed (or that would be), about: shared files count by their share.
+    pub bytes: u64,
+}
+
+/// Bytes under `path`, each file weighted by its link count: link-tree stages share most of
+/// their files with the stage they copy, and removing one frees only its share.
+fn size_of(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::symlink_metadata(path) else { return 0 };
+    if !m.is_dir() {
+        return m.len() / m.nlink().max(1);
+    }
+    std::fs::read_dir(path).into_iter().flatten().flatten().map(|e| size_of(&e.path())).sum()
+}
+
+/// Removes the stage folders that no `manifest.json` under `out` (one per published recipe)
+/// refers to, and the temporary folders of builds that are no longer running.
+pub fn prune(cache: &Path, out: &Path, dry_run: bool) -> Result<PruneReport, BuildError> {
+    if !dry_run {
+        clean_stale(cache)?;
+    }
+    let mut wanted = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(out).into_iter().flatten().flatten() {
+        let Ok(text) = std::fs::read_to_string(e.path().join("manifest.json")) else { continue };
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|err| BuildError::io("cannot read", &e.path().join("manifest.json"), std::io::Error::other(err)))?;
+        wanted.extend(m.stages.iter().map(|s| format!("{}-{}", s.name, &s.key[..16])));
+    }
+    let mut report = PruneReport { removed: Vec::new(), kept: Vec::new(), bytes: 0 };
+    let mut entries: Vec<_> = std::fs::read_dir(cache.join("stages")).into_iter().flatten().flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        if wanted.contains(&name) {
+            report.kept.push(name);
+            continue;
+        }
+        report.bytes += size_of(&e.path());
+        if !dry_run {
+            actions::remove_all(&e.path()).map_err(|err| BuildError::io("cannot remove", &e.path(), err))?;
+        }
+        report.removed.push(name);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_keeps_what_a_manifest_names_and_live_temporary_folders() {
+        let d = std::env::temp_dir().join(format!("lb-prune-{}", std::process::id()));
+        let (cache, out) = (d.join("cache"), d.join("out"));
+        let keep = "1111111111111111aaaa";
+        for name in [
+            format!("rootfs-{}", &keep[..16]),
+            "rootfs-2222222222222222".into(),
+            format!(".tmp-iso-3333333333333333-{}", std::process::id()),
+        ] {
+            std::fs::create_dir_all(cache.join("stages").join(name).join("x")).unwrap();
+        }
+        std::fs::write(cache.join("stages/rootfs-2222222222222222/x/f"), vec![0u8; 1000]).unwrap();
+        std::fs::create_dir_all(out.join("r")).unwrap();
+        let manifest = serde_json::json!({
+            "recipe": "r", "title": "t", "recipe_hash": "h", "source_date_epoch": 0, "kernel": null,
+            "packages": {}, "tools": {}, "artifacts": [],
+            "stages": [{ "name": "rootfs", "key": keep, "ran": true, "inputs": [] }],
+        });
+        std::fs::write(out.join("r/manifest.json"), manifest.to_string()).unwrap();
+
+        let dry = prune(&cache, &out, true).unwrap();
+        assert_eq!(dry.removed, ["rootfs-2222222222222222"]);
+        assert!(cache.join("stages/rootfs-2222222222222222").exists(), "a dry run removed something");
+        assert_eq!(dry.bytes, 1000);
+
+        let r = prune(&cache, &out, false).unwrap();
+        assert_eq!((r.removed.len(), r.kept, r.bytes), (1, vec![format!("rootfs-{}", &keep[..16])], 1000));
+        assert!(!cache.join("stages/rootfs-2222222222222222").exists());
+        // The temporary folder belongs to a running build (this process): it stays.
+        assert!(cache.join(format!("stages/.tmp-iso-3333333333333333-{}", std::process::id())).exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
