@@ -244,6 +244,19 @@ macro_rules! out {
     }};
 }
 
+/// Prints a line to standard error; a closed or broken stderr is not worth a panic (a build
+/// must still stop cleanly and exit with its own status).
+macro_rules! note {
+    ($($arg:tt)*) => {
+        note_raw(&format!("{}\n", format!($($arg)*)))
+    };
+}
+
+fn note_raw(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     // "-C ." is the default: keep paths in messages short ("recipes/x.yaml", not "./recipes/x.yaml").
@@ -354,7 +367,7 @@ fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Resu
         if tty {
             let t = s2.lock().map(|s| s.elapsed().as_secs()).unwrap_or(0);
             let short: String = line.chars().take(90).collect();
-            eprint!("\r\x1b[K      {:>2}:{:02} {short}", t / 60, t % 60);
+            note_raw(&format!("\r\x1b[K      {:>2}:{:02} {short}", t / 60, t % 60));
         }
     });
     let runner = liveboot_runner::Runner::new().with_log(log).with_interrupt(interrupt.clone()).with_lines(lines);
@@ -362,15 +375,15 @@ fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Resu
         use liveboot_image::Event;
         let clear = if tty { "\r\x1b[K" } else { "" };
         match e {
-            Event::Reused { index, total, stage } => eprintln!("{clear}[{}/{total}] {stage:<10} reused", index + 1),
+            Event::Reused { index, total, stage } => note!("{clear}[{}/{total}] {stage:<10} reused", index + 1),
             Event::Started { index, total, stage } => {
                 if let Ok(mut s) = started.lock() {
                     *s = std::time::Instant::now();
                 }
-                eprintln!("{clear}[{}/{total}] {stage:<10} running", index + 1)
+                note!("{clear}[{}/{total}] {stage:<10} running", index + 1)
             }
             Event::Finished { index, total, stage, elapsed } => {
-                eprintln!("{clear}[{}/{total}] {stage:<10} ran in {:.1} s", index + 1, elapsed.as_secs_f64())
+                note!("{clear}[{}/{total}] {stage:<10} ran in {:.1} s", index + 1, elapsed.as_secs_f64())
             }
         }
     });
@@ -464,7 +477,7 @@ fn try_image(project: &Path, templates: &Path, a: TryArgs) -> Result<(), Failure
         memory_mib: 2048,
         work: w.to_path_buf(),
     };
-    eprintln!("booting {} ({:?}, {:?}, {:?})", image.display(), spec.firmware, spec.medium, accel);
+    note!("booting {} ({:?}, {:?}, {:?})", image.display(), spec.firmware, spec.medium, accel);
     let mut vm = liveboot_qemu::start(&runner, &spec).map_err(fail)?;
     let ssh = liveboot_qemu::Ssh { key: key.clone(), user: "root".into(), port: vm.ssh_port };
     let waited = match vm.wait_for_ssh(&runner, &ssh, Duration::from_secs(a.timeout)) {
@@ -474,7 +487,7 @@ fn try_image(project: &Path, templates: &Path, a: TryArgs) -> Result<(), Failure
             return Err(fail(format!("{e}\n  the serial log and QEMU's log are kept in {}", kept.display())));
         }
     };
-    eprintln!("SSH answered after {:.1} s", waited.as_secs_f64());
+    note!("SSH answered after {:.1} s", waited.as_secs_f64());
     let remote = |cmd: &str, secs: u64| runner.run(&ssh.command(cmd, Duration::from_secs(secs)));
     // `status --long` says which module failed; `; echo` keeps its output when it exits non-zero.
     let cloud_init = match remote("cloud-init status --wait --long; echo \"exit: $?\"", 900) {
@@ -576,7 +589,7 @@ fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> 
             } else {
                 out!("FAILED  {}", r.file);
                 for p in &r.problems {
-                    eprintln!("{p}");
+                    note!("{p}");
                 }
             }
         }

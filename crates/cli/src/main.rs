@@ -3,7 +3,8 @@ use clap::Parser;
 fn main() {
     let cli = liveboot::Cli::parse();
     if let Err(f) = liveboot::run(cli) {
-        eprintln!("error: {}", f.message);
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "error: {}", f.message);
         std::process::exit(f.code);
     }
 }

@@ -71,6 +71,9 @@ pub(crate) fn stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnostic
             content: SSH_HOST_KEYS_DROPIN.into(),
             mode: Some("0644".into()),
         },
+        // apt touches this folder only when it downloads something, so its time would tell
+        // whether the package cache was warm: pin it, so that the image does not depend on that.
+        Action::PinTimes { dir: "{self}/rootfs/var/cache/apt/archives/partial".into() },
         Action::BootFiles { rootfs: "{self}/rootfs".into(), dest: "{self}".into() },
         Action::Packages { rootfs: "{self}/rootfs".into(), dest: "{self}/packages.txt".into() },
     ]);
