@@ -200,25 +200,13 @@ pub(crate) fn stages(b: &mut Builder, root: &Root) -> Result<Vec<Artifact>, Diag
             actions.push(Action::Run { argv, env: b.epoch_env() });
             actions.push(Action::Remove { paths: vec!["{self}/tree".into()] });
             b.add("iso", "assemble the hybrid ISO (BIOS and UEFI, CD and USB)", &after, inputs, actions);
-        } else {
-            let argv = [
-                "xorriso",
-                "-indev",
-                "{fetch}/upstream.iso",
-                "-outdev",
-                "{self}/IMAGE",
-                "-volid",
-                &spec.label,
-                "-boot_image",
-                "any",
-                "replay",
-                "-map",
-                "{patch}/patched",
-                "/",
-            ]
-            .map(String::from)
-            .map(|a| a.replace("IMAGE", &iso_name))
-            .to_vec();
+        } else if let Some(r) = &root.remaster {
+            let mut argv: Vec<String> =
+                vec!["xorriso".into(), "-indev".into(), r.iso.clone(), "-outdev".into(), format!("{{self}}/{iso_name}")];
+            argv.extend(["-volid".into(), spec.label.clone(), "-boot_image".into(), "any".into(), "replay".into()]);
+            if let Some(overlay) = &r.overlay {
+                argv.extend(["-map".into(), overlay.clone(), "/".into()]);
+            }
             let mut inputs = tool_inputs(b, &["xorriso"]);
             inputs.extend(b.epoch());
             b.add(

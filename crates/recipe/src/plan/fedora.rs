@@ -3,7 +3,7 @@
 
 use liveboot_yaml::Diagnostic;
 
-use super::{Action, Builder, Root};
+use super::{Action, Builder, Remaster, Root};
 use crate::{Kickstart, KickstartTool};
 
 pub(crate) fn stages(b: &mut Builder, ks: &Kickstart) -> Result<Root, Diagnostic> {
@@ -60,6 +60,6 @@ pub(crate) fn stages(b: &mut Builder, ks: &Kickstart) -> Result<Root, Diagnostic
         rootimg: "{live}/result/LiveOS/squashfs.img".into(),
         iso_paths: ["images/pxeboot/vmlinuz", "images/pxeboot/initrd.img", "LiveOS/squashfs.img"],
         netboot_arg: "root=live:{url}/squashfs.img",
-        remaster: Some("{live}/result".into()),
+        remaster: Some(Remaster { iso: format!("{{live}}/result/{}.iso", spec.name), overlay: None }),
     })
 }

@@ -339,8 +339,16 @@ pub(crate) struct Root {
     pub(crate) iso_paths: [&'static str; 3],
     /// The kernel argument that fetches the root image over HTTP when netbooting, with `{url}`.
     pub(crate) netboot_arg: &'static str,
-    /// True when the backend produces a finished ISO to remaster rather than a tree to assemble.
-    pub(crate) remaster: Option<String>,
+    /// Set when the backend produces a finished ISO to remaster rather than a tree to assemble.
+    pub(crate) remaster: Option<Remaster>,
+}
+
+/// A finished ISO that the `iso` stage remasters, keeping its own boot setup.
+pub(crate) struct Remaster {
+    /// The ISO, as `{stage}/path`.
+    pub(crate) iso: String,
+    /// A folder whose files replace the ISO's (patched menus), as `{stage}/path`.
+    pub(crate) overlay: Option<String>,
 }
 
 /// The kernel command line of the live system: the recipe's arguments, then the serial console.

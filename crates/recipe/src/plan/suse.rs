@@ -2,7 +2,7 @@
 
 use liveboot_yaml::Diagnostic;
 
-use super::{Action, Builder, Root};
+use super::{Action, Builder, Remaster, Root};
 use crate::Kiwi;
 
 pub(crate) fn stages(b: &mut Builder, k: &Kiwi) -> Result<Root, Diagnostic> {
@@ -23,6 +23,6 @@ pub(crate) fn stages(b: &mut Builder, k: &Kiwi) -> Result<Root, Diagnostic> {
         rootimg: "{kiwi}/kiwi/LiveOS/squashfs.img".into(),
         iso_paths: ["boot/x86_64/loader/linux", "boot/x86_64/loader/initrd", "LiveOS/squashfs.img"],
         netboot_arg: "root=live:{url}/squashfs.img",
-        remaster: Some("{kiwi}/kiwi".into()),
+        remaster: Some(Remaster { iso: "{kiwi}/kiwi/liveboot-leap15.x86_64-15.6.0.iso".into(), overlay: None }),
     })
 }

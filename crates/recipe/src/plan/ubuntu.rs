@@ -3,7 +3,7 @@
 
 use liveboot_yaml::Diagnostic;
 
-use super::{kernel_cmdline, Action, Builder, Root};
+use super::{kernel_cmdline, Action, Builder, Remaster, Root};
 use crate::UpstreamIso;
 
 pub(crate) fn stages(b: &mut Builder, u: &UpstreamIso) -> Result<Root, Diagnostic> {
@@ -37,6 +37,6 @@ pub(crate) fn stages(b: &mut Builder, u: &UpstreamIso) -> Result<Root, Diagnosti
         rootimg: "{fetch}/upstream.iso".into(),
         iso_paths: ["casper/vmlinuz", "casper/initrd", "casper/filesystem.squashfs"],
         netboot_arg: "url={url}/image.iso",
-        remaster: Some("{fetch}/upstream.iso".into()),
+        remaster: Some(Remaster { iso: "{fetch}/upstream.iso".into(), overlay: Some("{patch}/patched".into()) }),
     })
 }
