@@ -21,6 +21,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("grub-common", "grub-mkstandalone"),
     ("qemu-system-x86", "boots the images in `liveboot try` and the end-to-end tests"),
     ("ovmf", "UEFI firmware for QEMU"),
+    ("qemu-block-extra", "qemu-img's http driver: the client that insists on Range, in the publisher's test"),
     ("openssh-client", "ssh and ssh-keygen for `liveboot try`"),
 ];
 
@@ -66,11 +67,12 @@ pub fn install() -> Result<()> {
     apt(&["update".into(), "-q".into()])?;
     let mut args: Vec<String> = ["install", "-y", "-q", "--no-install-recommends"].map(String::from).to_vec();
     args.extend(missing.iter().map(|p| p.to_string()));
-    if missing.contains(&"qemu-system-x86") {
+    if missing.iter().any(|p| p.starts_with("qemu-")) {
         // The machine image may carry a newer qemu-utils (from backports) than Debian 12's
-        // qemu-system-x86 accepts: take qemu-utils at qemu-system-x86's own version.
+        // qemu-system-x86 accepts: take QEMU's packages all at qemu-system-x86's own version.
         if let Some(v) = candidate("qemu-system-x86") {
-            args.push(format!("qemu-utils={v}"));
+            args.retain(|a| !a.starts_with("qemu-"));
+            args.extend(["qemu-system-x86", "qemu-utils", "qemu-block-extra"].map(|p| format!("{p}={v}")));
             args.push("--allow-downgrades".into());
         }
     }

@@ -54,6 +54,14 @@ pub enum Command {
         after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
     )]
     Try(TryArgs),
+    /// Serve a folder over HTTP/1.1 (GET, HEAD, Range, ETag) for BMCs and netbooting nodes.
+    #[command(after_help = "Examples:\n  liveboot serve /srv/liveboot --bind 0.0.0.0:8080\n  liveboot serve out/published")]
+    Serve(ServeArgs),
+    /// Publish files under immutable content-addressed names (a new file gets a new URL).
+    #[command(
+        after_help = "Examples:\n  liveboot publish out/debian12/debian12.iso --dir /srv/liveboot --base-url http://10.0.0.1:8080\n  liveboot publish out/debian12/debian12.iso --dir out/published --json"
+    )]
+    Publish(PublishArgs),
     /// Remove cached stages that no published build (out/*/manifest.json) refers to.
     #[command(after_help = "Examples:\n  liveboot prune --dry-run\n  liveboot prune --json")]
     Prune(PruneArgs),
@@ -95,6 +103,34 @@ pub struct BuildArgs {
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<u64>,
     /// Print the build report as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The folder to serve.
+    pub dir: PathBuf,
+    /// Address and port to listen on (loopback unless you say otherwise).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub bind: String,
+    /// Print one line per request.
+    #[arg(long)]
+    pub log: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Files to publish.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The folder a web server (or `liveboot serve`) serves.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The URL that folder is served under, to print full URLs.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Print JSON for scripts.
     #[arg(long)]
     pub json: bool,
 }
@@ -278,6 +314,40 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check(a) => check(&recipes, &templates, a),
         Command::Build(a) => build(&project, &recipes, &templates, a),
         Command::Try(a) => try_image(&project, &templates, a),
+        Command::Serve(a) => {
+            let opts = liveboot_publish::ServeOptions { log: a.log, ..Default::default() };
+            let server = liveboot_publish::serve(&a.dir, &a.bind, opts)
+                .map_err(|e| Failure::input(format!("cannot serve {} on {}: {e}", a.dir.display(), a.bind)))?;
+            note!("serving {} on http://{}/ (Ctrl-C stops)", a.dir.display(), server.addr());
+            server.join();
+            Ok(())
+        }
+        Command::Publish(a) => {
+            #[derive(Serialize)]
+            struct Row {
+                file: String,
+                name: String,
+                url: Option<String>,
+                sha256: String,
+                bytes: u64,
+                placed: bool,
+            }
+            let mut rows = Vec::new();
+            for f in &a.files {
+                let p = liveboot_publish::publish(f, &a.dir)
+                    .map_err(|e| Failure::input(format!("{}: cannot publish into {}: {e}", f.display(), a.dir.display())))?;
+                let url = a.base_url.as_ref().map(|b| format!("{}/{}", b.trim_end_matches('/'), p.name));
+                rows.push(Row { file: f.display().to_string(), name: p.name, url, sha256: p.sha256, bytes: p.bytes, placed: p.placed });
+            }
+            if a.json {
+                out!("{}", serde_json::to_string_pretty(&rows).expect("serializes"));
+            } else {
+                for r in &rows {
+                    out!("{}  {}{}", r.url.as_deref().unwrap_or(&r.name), r.file, if r.placed { "" } else { " (already published)" });
+                }
+            }
+            Ok(())
+        }
         Command::Prune(a) => {
             let cache = a.cache.unwrap_or_else(|| project.join(".cache/liveboot"));
             let out_dir = a.out.unwrap_or_else(|| project.join("out"));

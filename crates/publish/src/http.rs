@@ -1,0 +1,407 @@
+//! A small HTTP/1.1 server for the files of one folder: GET and HEAD, single byte ranges
+//! (`bytes=a-b`, `a-`, `-n`), ETag / Last-Modified with If-None-Match, If-Modified-Since and
+//! If-Range, persistent connections, a thread per connection up to a limit. No listings, no
+//! path outside the folder, nothing but regular files.
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Most connections served at once; more are answered 503.
+    pub max_connections: usize,
+    /// How long a connection may sit idle.
+    pub idle_timeout: Duration,
+    /// Print one line per request on standard error.
+    pub log: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions { max_connections: 256, idle_timeout: Duration::from_secs(60), log: false }
+    }
+}
+
+/// A running server; dropping it stops accepting connections.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// The address it listens on (the port is real even when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Blocks until the server stops (it does not stop by itself).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves the files under `root` on `bind` (an explicit address: `127.0.0.1:8080` by default in
+/// the CLI).
+pub fn serve(root: &Path, bind: &str, opts: ServeOptions) -> std::io::Result<Server> {
+    let root = root.canonicalize()?;
+    let listener = TcpListener::bind(bind)?;
+    let addr = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let active = Arc::new(AtomicUsize::new(0));
+    let thread = std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if s2.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(mut stream) = conn else { continue };
+            if active.fetch_add(1, Ordering::SeqCst) >= opts.max_connections {
+                active.fetch_sub(1, Ordering::SeqCst);
+                let _ = stream
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                continue;
+            }
+            let (root, opts, active) = (root.clone(), opts.clone(), active.clone());
+            std::thread::spawn(move || {
+                let _ = handle(stream, &root, &opts);
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    Ok(Server { addr, stop, thread: Some(thread) })
+}
+
+struct Request {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    close: bool,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one request head; `None` at a clean end of the connection.
+fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target, version) =
+        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string(), parts.next().unwrap_or(""));
+    let mut headers = Vec::new();
+    let mut total = line.len();
+    loop {
+        let mut h = String::new();
+        let n = r.read_line(&mut h)?;
+        total += n;
+        if n == 0 || total > 16 * 1024 {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "request head too long or cut"));
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let conn = headers.iter().find(|(k, _)| k == "connection").map(|(_, v)| v.to_ascii_lowercase()).unwrap_or_default();
+    let close = version != "HTTP/1.1" && !conn.contains("keep-alive") || conn.contains("close");
+    Ok(Some(Request { method, target, headers, close }))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The file a request path names, if it is a regular file inside `root`.
+fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
+    let path = percent_decode(target.split(['?', '#']).next()?)?;
+    let rel = Path::new(path.strip_prefix('/')?);
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    let full = root.join(rel).canonicalize().ok()?;
+    (full.starts_with(root) && full.is_file()).then_some(full)
+}
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// An IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn http_date(unix: i64) -> String {
+    let (y, mo, d, h, mi, s) = liveboot_iso::VolumeDate { unix, centis: 0 }.civil();
+    let wd = DAYS[unix.div_euclid(86_400).rem_euclid(7) as usize];
+    format!("{wd}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} GMT", MONTHS[mo as usize - 1])
+}
+
+/// The byte range a Range header asks for, as (start, end inclusive); `Err` when unsatisfiable,
+/// `Ok(None)` when the header is absent, malformed or asks for several ranges (the whole file).
+fn range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else { return Ok(None) };
+    let (a, b) = (a.trim(), b.trim());
+    let r = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(start), Ok(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
+        (Ok(start), Err(_)) if b.is_empty() => (start, size.saturating_sub(1)),
+        (Err(_), Ok(n)) if a.is_empty() && n > 0 => (size.saturating_sub(n), size.saturating_sub(1)),
+        _ => return Ok(None),
+    };
+    if size == 0 || r.0 >= size {
+        return Err(());
+    }
+    Ok(Some(r))
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("iso") => "application/x-iso9660-image",
+        Some("ipxe" | "cfg" | "conf" | "txt" | "yaml" | "json") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn handle(stream: TcpStream, root: &Path, opts: &ServeOptions) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(opts.idle_timeout))?;
+    stream.set_nodelay(true)?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    while let Some(req) = read_request(&mut reader)? {
+        let close = req.close;
+        let (status, sent) = respond(&mut writer, root, &req)?;
+        if opts.log {
+            eprintln!("{} {} {status} {sent}", req.method, req.target);
+        }
+        if close {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn head(w: &mut TcpStream, status: &str, headers: &[(&str, String)], close: bool) -> std::io::Result<()> {
+    let mut s = format!("HTTP/1.1 {status}\r\nServer: liveboot\r\n");
+    for (k, v) in headers {
+        s.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if close {
+        s.push_str("Connection: close\r\n");
+    }
+    s.push_str("\r\n");
+    w.write_all(s.as_bytes())
+}
+
+fn respond(w: &mut TcpStream, root: &Path, req: &Request) -> std::io::Result<(u16, u64)> {
+    let empty = |code: &str| vec![("Content-Length", "0".to_string()), ("X-Reason", code.to_string())];
+    if req.method != "GET" && req.method != "HEAD" {
+        let mut h = empty("method");
+        h.push(("Allow", "GET, HEAD".into()));
+        head(w, "405 Method Not Allowed", &h, req.close)?;
+        return Ok((405, 0));
+    }
+    let Some(path) = resolve(root, &req.target) else {
+        head(w, "404 Not Found", &empty("no such file"), req.close)?;
+        return Ok((404, 0));
+    };
+    let mut file = std::fs::File::open(&path)?;
+    let m = file.metadata()?;
+    let size = m.len();
+    let etag = format!("\"{:x}-{:x}-{:x}\"", m.ino(), size, m.mtime());
+    let modified = http_date(m.mtime());
+    let mut headers = vec![
+        ("Accept-Ranges", "bytes".to_string()),
+        ("ETag", etag.clone()),
+        ("Last-Modified", modified.clone()),
+        ("Content-Type", content_type(&path).to_string()),
+        // Published names are content-addressed: what is behind them never changes.
+        ("Cache-Control", "public, max-age=31536000, immutable".to_string()),
+    ];
+    let not_modified = match req.header("if-none-match") {
+        Some(tags) => tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
+        None => req.header("if-modified-since") == Some(modified.as_str()),
+    };
+    if not_modified {
+        head(w, "304 Not Modified", &headers, req.close)?;
+        return Ok((304, 0));
+    }
+    let wanted = match req.header("if-range") {
+        Some(v) if v != etag && v != modified => None,
+        _ => req.header("range"),
+    };
+    let (status, start, len) = match range(wanted, size) {
+        Err(()) => {
+            headers.push(("Content-Range", format!("bytes */{size}")));
+            headers.push(("Content-Length", "0".to_string()));
+            head(w, "416 Range Not Satisfiable", &headers, req.close)?;
+            return Ok((416, 0));
+        }
+        Ok(Some((a, b))) => {
+            headers.push(("Content-Range", format!("bytes {a}-{b}/{size}")));
+            (206, a, b - a + 1)
+        }
+        Ok(None) => (200, 0, size),
+    };
+    headers.push(("Content-Length", len.to_string()));
+    head(w, if status == 206 { "206 Partial Content" } else { "200 OK" }, &headers, req.close)?;
+    if req.method == "GET" {
+        file.seek(SeekFrom::Start(start))?;
+        std::io::copy(&mut (&mut file).take(len), w)?;
+    }
+    Ok((status, if req.method == "GET" { len } else { 0 }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> (tempfile::TempDir, Vec<u8>, Server) {
+        let d = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..1_048_576u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        std::fs::write(d.path().join("img.iso"), &data).unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        let s = serve(d.path(), "127.0.0.1:0", ServeOptions::default()).unwrap();
+        (d, data, s)
+    }
+
+    /// Sends raw requests on one connection; returns each response's head and body.
+    fn exchange(addr: SocketAddr, requests: &[String]) -> Vec<(String, Vec<u8>)> {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut out = Vec::new();
+        for req in requests {
+            s.write_all(req.as_bytes()).unwrap();
+            let mut head = String::new();
+            loop {
+                let mut l = String::new();
+                r.read_line(&mut l).unwrap();
+                head.push_str(&l);
+                if l == "\r\n" || l.is_empty() {
+                    break;
+                }
+            }
+            let len: usize = head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).map(|v| v.trim().parse().unwrap()).unwrap_or(0);
+            let mut body = vec![0u8; if req.starts_with("HEAD") { 0 } else { len }];
+            r.read_exact(&mut body).unwrap();
+            out.push((head, body));
+        }
+        out
+    }
+
+    fn get(path: &str, extra: &str) -> String {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n")
+    }
+
+    #[test]
+    fn ranges_heads_and_keep_alive() {
+        let (_d, data, s) = fixture();
+        let r = exchange(
+            s.addr(),
+            &[
+                "HEAD /img.iso HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+                get("/img.iso", "Range: bytes=100-199\r\n"),
+                get("/img.iso", "Range: bytes=-10\r\n"),
+                get("/img.iso", "Range: bytes=1048000-\r\n"),
+                get("/img.iso", ""),
+            ],
+        );
+        assert!(
+            r[0].0.starts_with("HTTP/1.1 200") && r[0].0.contains("Content-Length: 1048576") && r[0].0.contains("Accept-Ranges: bytes")
+        );
+        assert!(r[1].0.starts_with("HTTP/1.1 206") && r[1].0.contains("Content-Range: bytes 100-199/1048576"));
+        assert_eq!(r[1].1, &data[100..200]);
+        assert_eq!(r[2].1, &data[data.len() - 10..]);
+        assert_eq!(r[3].1, &data[1_048_000..]);
+        assert_eq!(r[4].1, data);
+    }
+
+    #[test]
+    fn conditional_and_bad_requests() {
+        let (_d, _data, s) = fixture();
+        let first = exchange(s.addr(), &[get("/img.iso", "Range: bytes=0-0\r\n")]);
+        let etag = first[0].0.lines().find_map(|l| l.strip_prefix("ETag: ")).unwrap().to_string();
+        let modified = first[0].0.lines().find_map(|l| l.strip_prefix("Last-Modified: ")).unwrap().to_string();
+        let r = exchange(
+            s.addr(),
+            &[
+                get("/img.iso", &format!("If-None-Match: {etag}\r\n")),
+                get("/img.iso", &format!("If-Modified-Since: {modified}\r\n")),
+                get("/img.iso", "Range: bytes=2000000-\r\n"),
+                get("/img.iso", "If-Range: \"stale\"\r\nRange: bytes=0-9\r\n"),
+                get("/../etc/passwd", ""),
+                get("/%2e%2e/etc/passwd", ""),
+                get("/sub", ""),
+                "DELETE /img.iso HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+            ],
+        );
+        let codes: Vec<&str> = r.iter().map(|(h, _)| &h[9..12]).collect();
+        assert_eq!(codes, ["304", "304", "416", "200", "404", "404", "404", "405"]);
+        assert!(r[2].0.contains("Content-Range: bytes */1048576"));
+    }
+
+    #[test]
+    fn many_concurrent_range_readers_get_the_right_bytes() {
+        let (_d, data, s) = fixture();
+        let data = Arc::new(data);
+        let threads: Vec<_> = (0..32)
+            .map(|t| {
+                let (addr, data) = (s.addr(), data.clone());
+                std::thread::spawn(move || {
+                    for k in 0..20 {
+                        let a = (t * 31_337 + k * 4_099) % 1_000_000;
+                        let r = exchange(addr, &[get("/img.iso", &format!("Range: bytes={a}-{}\r\n", a + 4095))]);
+                        assert_eq!(r[0].1, &data[a..a + 4096]);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}
