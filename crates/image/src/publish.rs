@@ -4,11 +4,9 @@
 //! liveboot never modifies a published file in place.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use liveboot_recipe::plan::{Input, Plan};
 
@@ -74,20 +72,6 @@ pub struct ManifestArtifact {
     pub sha256: String,
     /// Size in bytes.
     pub bytes: u64,
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Writes `bytes` at `dest` through a temporary file and a rename.
@@ -165,7 +149,7 @@ pub(crate) fn publish(plan: &Plan, opts: &BuildOptions, out: &Path, outcomes: &[
     let mut sums = String::new();
     for name in &artifacts {
         let path = out.join(name);
-        let sha256 = sha256_file(&path).map_err(|e| BuildError::io("cannot read", &path, e))?;
+        let sha256 = liveboot_publish::sha256_file(&path).map_err(|e| BuildError::io("cannot read", &path, e))?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         sums.push_str(&format!("{sha256}  {}\n", name.display()));
         listed.push(ManifestArtifact { name: name.display().to_string(), sha256, bytes });
