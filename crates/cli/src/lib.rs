@@ -379,7 +379,8 @@ fn tool_versions() -> std::collections::BTreeMap<String, String> {
     // dpkg-query exits 1 when some package is not installed but still lists the others.
     let out = match liveboot_runner::Runner::new().run(&cmd) {
         Ok(o) => o.stdout_text(),
-        Err(liveboot_runner::RunError::Failed { .. }) | Err(_) => String::new(),
+        Err(liveboot_runner::RunError::Failed { stdout, .. }) => String::from_utf8_lossy(&stdout).into_owned(),
+        Err(_) => String::new(),
     };
     out.lines().filter_map(|l| l.split_once(' ')).filter(|(_, v)| !v.is_empty()).map(|(p, v)| (p.to_string(), v.to_string())).collect()
 }
@@ -559,10 +560,10 @@ fn try_image(project: &Path, templates: &Path, a: TryArgs) -> Result<(), Failure
     };
     note!("SSH answered after {:.1} s", waited.as_secs_f64());
     let remote = |cmd: &str, secs: u64| runner.run(&ssh.command(cmd, Duration::from_secs(secs)));
-    // `status --long` says which module failed; `; echo` keeps its output when it exits non-zero.
-    let cloud_init = match remote("cloud-init status --wait --long; echo \"exit: $?\"", 900) {
-        Ok(o) => {
-            let text = o.stdout_text();
+    // `status --long` says which module failed; it exits non-zero then, and its output is kept.
+    let cloud_init = match remote("cloud-init status --wait --long", 900) {
+        Ok(liveboot_runner::Output { stdout, .. }) | Err(liveboot_runner::RunError::Failed { stdout, .. }) => {
+            let text = String::from_utf8_lossy(&stdout);
             let status = text.lines().find_map(|l| l.trim().strip_prefix("status: ")).unwrap_or("unknown").to_string();
             if status == "done" {
                 "status: done".to_string()

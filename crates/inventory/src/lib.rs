@@ -15,6 +15,7 @@ use liveboot_yaml::{from_node, load_file, merge, Diagnostic, Diagnostics, Node, 
 
 pub use model::*;
 pub use sshkey::{parse_public_key, SshKey};
+pub use validate::parse_fingerprint;
 
 /// A loaded, valid inventory.
 #[derive(Debug, Clone)]
@@ -53,6 +54,55 @@ impl Inventory {
         self.nodes[node].hostname.as_deref().unwrap_or(node)
     }
 
+    /// Where the node's SSH answers: its `ssh:` setting, else its first static address, else its
+    /// FQDN; port 22 unless one is given.
+    pub fn ssh_address(&self, node: &str) -> String {
+        let spec = &self.nodes[node];
+        let host = match &spec.ssh {
+            Some(s) => return if has_port(s) { s.clone() } else { format!("{s}:22") },
+            None => spec
+                .network
+                .iter()
+                .flat_map(|i| i.addresses.iter())
+                .next()
+                .map(|a| a.split('/').next().unwrap_or(a).to_string())
+                .unwrap_or_else(|| self.fqdn(node)),
+        };
+        if host.contains(':') {
+            format!("[{host}]:22")
+        } else {
+            format!("{host}:22")
+        }
+    }
+
+    /// Reads a node's BMC password from where the inventory says it is kept. The error names
+    /// the variable or file, never a value.
+    pub fn bmc_password(&self, node: &str) -> Result<String, String> {
+        let bmc = &self.nodes[node].bmc;
+        if let Some(var) = &bmc.password_env {
+            return std::env::var(var).map_err(|_| {
+                format!("{}: node '{node}': environment variable {var} (its BMC password) is not set; export it", self.file.display())
+            });
+        }
+        if let Some(f) = &bmc.password_file {
+            let path = self.file.parent().unwrap_or(Path::new(".")).join(f);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                format!("{}: node '{node}': cannot read BMC password file {}: {e}", self.file.display(), path.display())
+            })?;
+            let first = text.lines().next().unwrap_or("").to_string();
+            if first.is_empty() {
+                return Err(format!("{}: the first line of {} is empty; write the BMC password there", self.file.display(), path.display()));
+            }
+            return Ok(first);
+        }
+        Err(format!("{}: node '{node}' names no BMC password source", self.file.display()))
+    }
+
+    /// The folder a relative path in the inventory is relative to.
+    pub fn base_dir(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+
     /// The node's fully qualified name: its own `fqdn`, else hostname + domain, else hostname.
     pub fn fqdn(&self, node: &str) -> String {
         let spec = &self.nodes[node];
@@ -62,6 +112,13 @@ impl Inventory {
             (None, None) => self.hostname(node).to_string(),
         }
     }
+}
+
+fn has_port(s: &str) -> bool {
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.contains("]:");
+    }
+    s.matches(':').count() == 1
 }
 
 /// Reads and checks an inventory file.

@@ -52,6 +52,12 @@ pub struct NodeSpec {
     /// Extra packages installed at first boot.
     #[serde(default)]
     pub packages: Vec<String>,
+    /// Where the booted system's SSH answers, `host` or `host:port` (default: the first static
+    /// address, else the FQDN, port 22). `liveboot wait` and `status` look there.
+    pub ssh: Option<String>,
+    /// BIOS attributes `liveboot status` shows for this node (Redfish names, e.g. BootMode).
+    #[serde(default)]
+    pub bios_attributes: Vec<String>,
     /// A vendor-data file placed in the seed as is.
     pub vendor_data: Option<String>,
 }
@@ -74,6 +80,12 @@ pub struct Bmc {
     pub password_file: Option<String>,
     /// Written here only to be rejected with a clear message.
     pub password: Option<serde::de::IgnoredAny>,
+    /// PEM file of the CA that signed a Redfish BMC's certificate (relative to the inventory).
+    pub ca_file: Option<String>,
+    /// SHA-256 fingerprint of a self-signed BMC certificate (hex, colons allowed): trusted as is.
+    pub fingerprint: Option<String>,
+    /// IPMI cipher suite (ipmitool -C); 17 on most current BMCs, 3 on older ones and ipmi_sim.
+    pub cipher_suite: Option<u8>,
 }
 
 /// BMC protocols.

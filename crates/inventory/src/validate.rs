@@ -46,6 +46,19 @@ fn is_cidr(s: &str) -> bool {
     }
 }
 
+/// The 32 bytes of a SHA-256 fingerprint written as hex, with or without colons.
+pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
+    let hex: String = s.chars().filter(|c| *c != ':').collect();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 fn is_env_name(s: &str) -> bool {
     !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_digit()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
@@ -156,6 +169,29 @@ pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<I
         }
         if bmc.username.is_empty() {
             p!(path!["nodes", n, "bmc", "username"], "the BMC user name is empty", "write the BMC login, e.g. root or ADMIN");
+        }
+        if let Some(fp) = &bmc.fingerprint {
+            if parse_fingerprint(fp).is_none() {
+                p!(
+                    path!["nodes", n, "bmc", "fingerprint"],
+                    format!("'{fp}' is not a SHA-256 certificate fingerprint"),
+                    "write 64 hex digits (colons allowed), as `openssl x509 -noout -fingerprint -sha256` prints them"
+                );
+            }
+        }
+        if let Some(ca) = &bmc.ca_file {
+            if !file.parent().unwrap_or(Path::new(".")).join(ca).is_file() {
+                p!(
+                    path!["nodes", n, "bmc", "ca_file"],
+                    format!("CA file '{ca}' does not exist"),
+                    "write the path of a PEM file, relative to the inventory"
+                );
+            }
+        }
+        if let Some(ssh) = &node.ssh {
+            if !bmc_address_ok(ssh) || ssh.contains("://") {
+                p!(path!["nodes", n, "ssh"], format!("'{ssh}' is not a host or host:port"), "write e.g. 10.0.0.5 or w1.lab:2222");
+            }
         }
         for (i, ifc) in node.network.iter().enumerate() {
             if !is_mac(&ifc.mac) {

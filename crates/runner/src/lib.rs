@@ -131,8 +131,9 @@ pub enum RunError {
     NotFound { program: String },
     /// It could not be started.
     Spawn { command: String, error: std::io::Error },
-    /// It ran and failed.
-    Failed { command: String, status: ExitStatus, stderr_tail: String },
+    /// It ran and failed; what it wrote on standard output is kept (some programs, like
+    /// dpkg-query or `cloud-init status`, say useful things and exit non-zero).
+    Failed { command: String, status: ExitStatus, stderr_tail: String, stdout: Vec<u8> },
     /// It ran longer than its timeout and was killed.
     TimedOut { command: String, after: Duration },
     /// The user interrupted the run; the program was killed.
@@ -146,7 +147,7 @@ impl std::fmt::Display for RunError {
                 write!(f, "{program} is not installed\n  help: run `cargo xtask deps` (or install the Debian package that provides it)")
             }
             RunError::Spawn { command, error } => write!(f, "cannot start `{command}`: {error}"),
-            RunError::Failed { command, status, stderr_tail } => {
+            RunError::Failed { command, status, stderr_tail, .. } => {
                 write!(f, "`{command}` failed ({status})")?;
                 if !stderr_tail.is_empty() {
                     write!(f, "; its last output:\n{stderr_tail}")?;
@@ -276,7 +277,7 @@ impl Runner {
             self.log(&String::from_utf8_lossy(&stderr));
         }
         if !status.success() {
-            return Err(RunError::Failed { command: shown, status, stderr_tail: tail(&stderr, 20) });
+            return Err(RunError::Failed { command: shown, status, stderr_tail: tail(&stderr, 20), stdout });
         }
         Ok(Output { stdout, stderr, elapsed })
     }
@@ -418,6 +419,10 @@ mod tests {
         assert_eq!(ok.stdout_text(), "out\n");
         let e = r.run(&Cmd::new("sh").args(["-c", "echo first >&2; echo 'the reason' >&2; exit 3"])).unwrap_err().to_string();
         assert!(e.contains("failed (exit status: 3)") && e.contains("  | the reason"), "{e}");
+        match r.run(&Cmd::new("sh").args(["-c", "echo partial; exit 1"])).unwrap_err() {
+            RunError::Failed { stdout, .. } => assert_eq!(stdout, b"partial\n"),
+            other => panic!("{other}"),
+        }
     }
 
     #[test]

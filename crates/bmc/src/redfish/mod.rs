@@ -1,0 +1,562 @@
+//! Redfish flows: discovery, power, virtual media, one-time boot, BIOS, jobs.
+//!
+//! Discovery follows links rather than assuming paths: the System and Manager are the first
+//! members of their collections, virtual media slots are gathered from both
+//! `Systems/{id}/VirtualMedia` and `Managers/{id}/VirtualMedia` (firmware moves them), and
+//! settings go to a resource's `@Redfish.Settings` object when it names one.
+
+pub mod client;
+pub mod quirks;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::{BmcError, BootReport, Job, MediaSlot, Power, SeedUrls, Target, Timing, Vendor};
+use client::Client;
+use quirks::{BootOnce, Firmware, Quirks};
+
+/// A slot as discovery found it.
+#[derive(Debug, Clone)]
+struct Slot {
+    path: String,
+    id: String,
+    media_types: Vec<String>,
+    insert: Option<String>,
+    eject: Option<String>,
+}
+
+/// A logged-in BMC with its System, Manager and media slots found.
+pub struct Redfish {
+    client: Client,
+    node: String,
+    timing: Timing,
+    /// The vendor (from the inventory, else detected).
+    pub vendor: Vendor,
+    /// Its quirks.
+    pub quirks: Quirks,
+    system: String,
+    manager: Option<String>,
+    slots: Vec<Slot>,
+}
+
+fn first_member(c: &mut Client, collection: &str) -> Result<Option<String>, String> {
+    let col = c.get(collection)?;
+    Ok(col.pointer("/Members/0/@odata.id").and_then(Value::as_str).map(|s| c.path_of(s)))
+}
+
+fn link(v: &Value, name: &str) -> Option<String> {
+    v.get(name).and_then(|l| l.get("@odata.id")).and_then(Value::as_str).map(str::to_string)
+}
+
+impl Redfish {
+    /// Logs in and discovers the System, Manager and virtual media slots.
+    pub fn connect(t: &Target, timing: &Timing) -> Result<Redfish, BmcError> {
+        let fail = |step: &str, message: String| BmcError { node: t.node.clone(), step: step.into(), message };
+        let (mut client, root) = Client::connect(&t.address, &t.username, &t.password, &t.tls, timing).map_err(|m| fail("log in", m))?;
+        // From here on `client` logs out when dropped, whatever happens.
+        let mut discover = || -> Result<(String, Option<String>, Vec<Slot>, Value), String> {
+            let systems = link(&root, "Systems").ok_or("the service root links no Systems")?;
+            let system = first_member(&mut client, &systems)?.ok_or("the Systems collection is empty")?;
+            let sys = client.get(&system)?;
+            let manager = match sys.pointer("/Links/ManagedBy/0/@odata.id").and_then(Value::as_str) {
+                Some(m) => Some(client.path_of(m)),
+                None => match link(&root, "Managers") {
+                    Some(m) => first_member(&mut client, &m)?,
+                    None => None,
+                },
+            };
+            let mut slots = Vec::new();
+            let mut holders = vec![link(&sys, "VirtualMedia")];
+            if let Some(m) = &manager {
+                holders.push(link(&client.get(m)?, "VirtualMedia"));
+            }
+            for col in holders.into_iter().flatten() {
+                let col = client.path_of(&col);
+                let members = client.get(&col)?;
+                for m in members.get("Members").and_then(Value::as_array).cloned().unwrap_or_default() {
+                    let Some(p) = m.get("@odata.id").and_then(Value::as_str) else { continue };
+                    let path = client.path_of(p);
+                    let s = client.get(&path)?;
+                    let action = |name: &str| {
+                        s.pointer(&format!("/Actions/#VirtualMedia.{name}/target")).and_then(Value::as_str).map(|t| client.path_of(t))
+                    };
+                    slots.push(Slot {
+                        id: s.get("Id").and_then(Value::as_str).unwrap_or_else(|| path.rsplit('/').next().unwrap_or("")).to_string(),
+                        media_types: s
+                            .get("MediaTypes")
+                            .and_then(Value::as_array)
+                            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                            .unwrap_or_default(),
+                        insert: action("InsertMedia"),
+                        eject: action("EjectMedia"),
+                        path,
+                    });
+                }
+            }
+            Ok((system, manager, slots, sys))
+        };
+        let (system, manager, slots, sys) = discover().map_err(|m| fail("discover", m))?;
+        let vendor = t.vendor.unwrap_or_else(|| quirks::detect(&root, &sys));
+        let fw = Firmware { media_under_manager_only: !slots.is_empty() && !slots.iter().any(|s| s.path.starts_with(&system)) };
+        Ok(Redfish { client, node: t.node.clone(), timing: timing.clone(), vendor, quirks: Quirks::for_vendor(vendor, fw), system, manager, slots })
+    }
+
+    fn fail(&self, step: &str, message: impl Into<String>) -> BmcError {
+        BmcError { node: self.node.clone(), step: step.into(), message: message.into() }
+    }
+
+    fn step<T>(&mut self, step: &str, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, BmcError> {
+        f(self).map_err(|m| BmcError { node: self.node.clone(), step: step.into(), message: m })
+    }
+
+    /// Whether the client holds a session (for tests and --json).
+    pub fn has_session(&self) -> bool {
+        self.client.has_session()
+    }
+
+    /// Logs out now.
+    pub fn logout(mut self) {
+        self.client.logout();
+    }
+
+    // ---- power ----
+
+    /// The power state.
+    pub fn power(&mut self) -> Result<Power, BmcError> {
+        self.step("read power state", |r| r.read_power())
+    }
+
+    fn read_power(&mut self) -> Result<Power, String> {
+        let sys = self.client.get(&self.system.clone())?;
+        Ok(match sys.get("PowerState").and_then(Value::as_str) {
+            Some("On") => Power::On,
+            Some("Off") => Power::Off,
+            _ => Power::Other,
+        })
+    }
+
+    fn reset(&mut self, kind: &str) -> Result<(), String> {
+        let sys = self.client.get(&self.system.clone())?;
+        let target = sys
+            .pointer("/Actions/#ComputerSystem.Reset/target")
+            .and_then(Value::as_str)
+            .map(|t| self.client.path_of(t))
+            .unwrap_or_else(|| format!("{}/Actions/ComputerSystem.Reset", self.system));
+        let reply = self.client.post(&target, &json!({ "ResetType": kind }))?;
+        if reply.status == 202 {
+            if let Some(loc) = reply.location {
+                self.client.wait_task(&loc)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn allowed_resets(&mut self) -> Result<Vec<String>, String> {
+        let sys = self.client.get(&self.system.clone())?;
+        Ok(sys
+            .pointer("/Actions/#ComputerSystem.Reset/ResetType@Redfish.AllowableValues")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default())
+    }
+
+    fn wait_power(&mut self, want: Power, within: Duration) -> Result<bool, String> {
+        let start = Instant::now();
+        loop {
+            if self.read_power()? == want {
+                return Ok(true);
+            }
+            if start.elapsed() >= within {
+                return Ok(false);
+            }
+            std::thread::sleep(self.timing.poll);
+        }
+    }
+
+    /// Powers on and waits for On.
+    pub fn on(&mut self) -> Result<(), BmcError> {
+        self.step("power on", |r| {
+            if r.read_power()? != Power::On {
+                r.reset("On")?;
+            }
+            let settle = r.timing.settle;
+            if r.wait_power(Power::On, settle)? {
+                Ok(())
+            } else {
+                Err(format!("still not On after {} s", settle.as_secs()))
+            }
+        })
+    }
+
+    /// Graceful shutdown, forced off after `grace`.
+    pub fn off(&mut self, grace: Duration) -> Result<String, BmcError> {
+        self.step("power off", |r| {
+            if r.read_power()? == Power::Off {
+                return Ok("already off".into());
+            }
+            let allowed = r.allowed_resets()?;
+            let graceful = allowed.is_empty() || allowed.iter().any(|a| a == "GracefulShutdown");
+            if graceful {
+                r.reset("GracefulShutdown")?;
+                if r.wait_power(Power::Off, grace)? {
+                    return Ok("shut down".into());
+                }
+            }
+            r.reset("ForceOff")?;
+            let settle = r.timing.settle;
+            if r.wait_power(Power::Off, settle)? {
+                Ok(if graceful { format!("forced off after {} s", grace.as_secs()) } else { "forced off".into() })
+            } else {
+                Err(format!("still not Off after {} s", settle.as_secs()))
+            }
+        })
+    }
+
+    /// Restarts when on (ForceRestart, else PowerCycle, else ForceOff + On); powers on when off.
+    pub fn power_cycle(&mut self) -> Result<String, BmcError> {
+        self.step("power cycle", |r| r.cycle())
+    }
+
+    fn cycle(&mut self) -> Result<String, String> {
+        if self.read_power()? == Power::Off {
+            self.reset("On")?;
+            return Ok("On".into());
+        }
+        let allowed = self.allowed_resets()?;
+        for kind in ["ForceRestart", "PowerCycle"] {
+            if allowed.is_empty() || allowed.iter().any(|a| a == kind) {
+                self.reset(kind)?;
+                return Ok(kind.into());
+            }
+        }
+        self.reset("ForceOff")?;
+        let settle = self.timing.settle;
+        self.wait_power(Power::Off, settle)?;
+        self.reset("On")?;
+        Ok("ForceOff + On".into())
+    }
+
+    // ---- virtual media ----
+
+    fn read_slot(&mut self, slot: &Slot) -> Result<Option<String>, String> {
+        let s = self.client.get(&slot.path)?;
+        let image = s.get("Image").and_then(Value::as_str).filter(|i| !i.is_empty()).map(str::to_string);
+        let connected = if self.quirks.connected_via_decides {
+            s.get("ConnectedVia").and_then(Value::as_str).is_some_and(|c| c != "NotConnected")
+        } else {
+            s.get("Inserted").and_then(Value::as_bool).unwrap_or(image.is_some())
+        };
+        Ok(if connected { Some(image.unwrap_or_default()) } else { None })
+    }
+
+    /// The slots and what is in them.
+    pub fn media(&mut self) -> Result<Vec<MediaSlot>, BmcError> {
+        self.step("read virtual media", |r| {
+            let mut out = Vec::new();
+            for slot in r.slots.clone() {
+                let image = r.read_slot(&slot)?;
+                out.push(MediaSlot { id: slot.id.clone(), media_types: slot.media_types.clone(), image });
+            }
+            Ok(out)
+        })
+    }
+
+    fn eject_all(&mut self) -> Result<usize, String> {
+        let mut n = 0;
+        for slot in self.slots.clone() {
+            if self.read_slot(&slot)?.is_none() {
+                continue;
+            }
+            match &slot.eject {
+                // HPE wants a body, even an empty one; nobody minds `{}`.
+                Some(action) => self.client.post(action, &json!({}))?,
+                None => self.client.patch(&slot.path, &json!({ "Image": null, "Inserted": false }))?,
+            };
+            n += 1;
+            // Dell reports a just-ejected slot as still connected for a while.
+            let start = Instant::now();
+            while self.read_slot(&slot)?.is_some() {
+                if start.elapsed() > self.timing.settle {
+                    return Err(format!("slot {} still shows a medium {} s after eject", slot.id, self.timing.settle.as_secs()));
+                }
+                std::thread::sleep(self.timing.poll);
+            }
+        }
+        Ok(n)
+    }
+
+    fn insert(&mut self, slot: &Slot, url: &str) -> Result<(), String> {
+        if self.quirks.plain_urls_only && (url.contains('?') || url.contains('=')) {
+            return Err(format!("{:?} BMCs refuse image URLs with '?' or '=': publish the file with `liveboot publish` ({url})", self.quirks.vendor));
+        }
+        let mut body = json!({ "Image": url });
+        if self.quirks.send_inserted {
+            body["Inserted"] = json!(true);
+            body["WriteProtected"] = json!(true);
+        }
+        match &slot.insert {
+            Some(action) => match self.client.post(action, &body) {
+                // Some firmware wants the transfer protocol spelled out (ironic's fallback).
+                Err(e) if e.contains("HTTP 400") && e.contains("TransferProtocolType") => {
+                    body["TransferProtocolType"] = json!(if url.starts_with("https") { "HTTPS" } else { "HTTP" });
+                    self.client.post(action, &body)?;
+                }
+                r => {
+                    r?;
+                }
+            },
+            // Lenovo XCC has no InsertMedia action: the slot is PATCHed (python-redfish-lenovo#21).
+            None => {
+                self.client.patch(&slot.path, &json!({ "Image": url, "Inserted": true, "WriteProtected": true }))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn takes(slot: &Slot, kinds: &[&str]) -> bool {
+        slot.media_types.iter().any(|m| kinds.contains(&m.as_str()))
+    }
+
+    /// Inserts the live image and the seed, sets boot once from the virtual CD, power-cycles.
+    pub fn boot_virtual_cd(&mut self, image_url: &str, seed: &SeedUrls) -> Result<BootReport, BmcError> {
+        let cd = self.slots.iter().find(|s| Self::takes(s, &["CD", "DVD"]) && (s.insert.is_some() || s.eject.is_none())).cloned();
+        let Some(cd) = cd else {
+            return Err(self.fail("find a virtual CD", format!("no virtual media slot takes a CD (found: {})", self.slot_list())));
+        };
+        // The seed goes into a second CD slot as ISO 9660, else a USB stick or floppy slot as FAT.
+        let others: Vec<Slot> = self.slots.iter().filter(|s| s.path != cd.path).cloned().collect();
+        let seed_slot = others
+            .iter()
+            .find(|s| Self::takes(s, &["CD", "DVD"]))
+            .map(|s| (s.clone(), seed.iso.clone(), "iso"))
+            .or_else(|| others.iter().find(|s| Self::takes(s, &["USBStick", "Floppy"])).map(|s| (s.clone(), seed.vfat.clone(), "vfat")));
+        let Some((seed_slot, seed_url, seed_format)) = seed_slot else {
+            return Err(self.fail(
+                "find a slot for the seed",
+                format!("the BMC offers one virtual media slot ({}); the seed needs a second one", self.slot_list()),
+            ));
+        };
+        self.step("eject media", |r| r.eject_all())?;
+        self.step("insert image", |r| r.insert(&cd, image_url))?;
+        self.step("insert seed", |r| r.insert(&seed_slot, &seed_url))?;
+        let boot_once = self.step("set one-time boot", |r| r.boot_once_cd(&cd))?;
+        let power = self.step("power cycle", |r| r.cycle())?;
+        Ok(BootReport { image_slot: cd.id, seed_slot: format!("{} ({seed_format})", seed_slot.id), boot_once, power })
+    }
+
+    fn slot_list(&self) -> String {
+        if self.slots.is_empty() {
+            return "none".into();
+        }
+        self.slots.iter().map(|s| format!("{} [{}]", s.id, s.media_types.join(","))).collect::<Vec<_>>().join(", ")
+    }
+
+    fn boot_once_cd(&mut self, cd: &Slot) -> Result<String, String> {
+        match self.quirks.boot_once {
+            BootOnce::Override => {
+                let target = self.quirks.cd_target;
+                self.override_boot(target)
+            }
+            BootOnce::HpeBootOnNextReset => {
+                let s = self.client.get(&cd.path)?;
+                let oem = if s.pointer("/Oem/Hp").is_some() && s.pointer("/Oem/Hpe").is_none() { "Hp" } else { "Hpe" };
+                self.client.patch(&cd.path, &json!({ "Oem": { oem: { "BootOnNextServerReset": true } } }))?;
+                Ok(format!("Oem.{oem}.BootOnNextServerReset on slot {}", cd.id))
+            }
+            BootOnce::DellImportBootOnce => {
+                let manager = self.manager.clone().ok_or("no Manager to run the boot-once job on")?;
+                let m = self.client.get(&manager)?;
+                let target = m
+                    .pointer("/Actions/Oem/#OemManager.ImportSystemConfiguration/target")
+                    .or_else(|| m.pointer("/Actions/Oem/OemManager.v1_0_0#OemManager.ImportSystemConfiguration/target"))
+                    .and_then(Value::as_str)
+                    .map(|t| self.client.path_of(t))
+                    .unwrap_or_else(|| format!("{manager}/Actions/Oem/EID_674_Manager.ImportSystemConfiguration"));
+                let xml = "<SystemConfiguration><Component FQDD=\"iDRAC.Embedded.1\">\
+                           <Attribute Name=\"ServerBoot.1#BootOnce\">Enabled</Attribute>\
+                           <Attribute Name=\"ServerBoot.1#FirstBootDevice\">VCD-DVD</Attribute>\
+                           </Component></SystemConfiguration>";
+                let body = json!({ "ShareParameters": { "Target": "ALL" }, "ImportBuffer": xml, "ShutdownType": "NoReboot" });
+                let reply = self.client.post(&target, &body)?;
+                let job = reply.location.ok_or("the boot-once import answered without a job Location")?;
+                self.client.wait_task(&job)?;
+                Ok(format!("Dell ImportSystemConfiguration job {}", job.rsplit('/').next().unwrap_or(&job)))
+            }
+        }
+    }
+
+    /// PATCHes the boot override, to the System's settings object when it has one (AMI).
+    fn override_boot(&mut self, target: &str) -> Result<String, String> {
+        let sys = self.client.get(&self.system.clone())?;
+        let mut boot = json!({ "BootSourceOverrideTarget": target, "BootSourceOverrideEnabled": "Once" });
+        if self.quirks.full_override {
+            let mode = sys.pointer("/Boot/BootSourceOverrideMode").and_then(Value::as_str).unwrap_or("UEFI");
+            boot["BootSourceOverrideMode"] = json!(mode);
+        }
+        let at = sys
+            .pointer("/@Redfish.Settings/SettingsObject/@odata.id")
+            .and_then(Value::as_str)
+            .map(|p| self.client.path_of(p))
+            .unwrap_or_else(|| self.system.clone());
+        self.client.patch(&at, &json!({ "Boot": boot }))?;
+        Ok(format!("BootSourceOverrideTarget={target} Once{}", if at != self.system { format!(" via {at}") } else { String::new() }))
+    }
+
+    /// Ejects everything, sets boot once from disk, power-cycles.
+    pub fn diskboot(&mut self) -> Result<String, BmcError> {
+        let ejected = self.step("eject media", |r| r.eject_all())?;
+        let how = self.step("set one-time boot", |r| r.override_boot("Hdd"))?;
+        let power = self.step("power cycle", |r| r.cycle())?;
+        Ok(format!("ejected {ejected}, {how}, {power}"))
+    }
+
+    // ---- BIOS ----
+
+    fn bios_path(&mut self) -> Result<String, String> {
+        let sys = self.client.get(&self.system.clone())?;
+        link(&sys, "Bios").map(|p| self.client.path_of(&p)).ok_or_else(|| "the System links no Bios resource".into())
+    }
+
+    /// Attributes whose names contain `pattern`.
+    pub fn bios_get(&mut self, pattern: Option<&str>) -> Result<Vec<(String, Value)>, BmcError> {
+        self.step("read BIOS", |r| {
+            let bios = r.bios_path()?;
+            let b = r.client.get(&bios)?;
+            let attrs = b.get("Attributes").and_then(Value::as_object).ok_or("the Bios resource has no Attributes")?;
+            let pat = pattern.map(str::to_ascii_lowercase);
+            Ok(attrs
+                .iter()
+                .filter(|(k, _)| pat.as_ref().is_none_or(|p| k.to_ascii_lowercase().contains(p)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        })
+    }
+
+    /// Sets attributes (typed after their current values).
+    pub fn bios_set(&mut self, pairs: &[(String, String)]) -> Result<String, BmcError> {
+        self.step("set BIOS", |r| {
+            let bios = r.bios_path()?;
+            let b = r.client.get(&bios)?;
+            let attrs = b.get("Attributes").and_then(Value::as_object).cloned().unwrap_or_default();
+            let mut out = serde_json::Map::new();
+            for (k, v) in pairs {
+                let Some(current) = attrs.get(k) else {
+                    let close: Vec<&String> = attrs.keys().filter(|a| a.to_ascii_lowercase().contains(&k.to_ascii_lowercase())).take(3).collect();
+                    return Err(format!(
+                        "no BIOS attribute '{k}'{}",
+                        if close.is_empty() { " (list them with `liveboot bios get`)".to_string() } else { format!(" (did you mean {close:?}?)") }
+                    ));
+                };
+                out.insert(k.clone(), typed(current, v).map_err(|e| format!("{k}={v}: {e}"))?);
+            }
+            let settings = b.pointer("/@Redfish.Settings/SettingsObject/@odata.id").and_then(Value::as_str).map(|p| r.client.path_of(p));
+            let mut body = json!({ "Attributes": out });
+            let on_reset = b
+                .pointer("/@Redfish.Settings/SupportedApplyTimes")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|t| t == "OnReset"));
+            if on_reset {
+                body["@Redfish.SettingsApplyTime"] = json!({ "ApplyTime": "OnReset" });
+            }
+            match settings {
+                Some(s) => {
+                    r.client.patch(&s, &body)?;
+                    Ok("pending: applies at the next reboot".into())
+                }
+                None => {
+                    r.client.patch(&bios, &body)?;
+                    Ok("applied".into())
+                }
+            }
+        })
+    }
+
+    /// ResetBios.
+    pub fn bios_reset(&mut self) -> Result<String, BmcError> {
+        self.step("reset BIOS", |r| {
+            let bios = r.bios_path()?;
+            let b = r.client.get(&bios)?;
+            let target = b
+                .pointer("/Actions/#Bios.ResetBios/target")
+                .and_then(Value::as_str)
+                .map(|t| r.client.path_of(t))
+                .ok_or("the Bios resource offers no #Bios.ResetBios action")?;
+            r.client.post(&target, &json!({}))?;
+            Ok("defaults restored at the next reboot".into())
+        })
+    }
+
+    // ---- jobs ----
+
+    fn job_collection(&mut self) -> Result<(String, bool), String> {
+        if self.vendor == Vendor::Dell {
+            if let Some(m) = self.manager.clone() {
+                return Ok((format!("{m}/Jobs"), true));
+            }
+        }
+        let root = self.client.get("/redfish/v1/")?;
+        let ts = link(&root, "Tasks").ok_or("the BMC has no TaskService")?;
+        let service = self.client.get(&self.client.path_of(&ts))?;
+        Ok((link(&service, "Tasks").map(|t| self.client.path_of(&t)).ok_or("the TaskService links no Tasks")?, false))
+    }
+
+    /// The job queue (Dell) or task list (others).
+    pub fn jobs(&mut self) -> Result<Vec<Job>, BmcError> {
+        self.step("list jobs", |r| {
+            let (col, _) = r.job_collection()?;
+            let members = r.client.get(&col)?;
+            let mut jobs = Vec::new();
+            for m in members.get("Members").and_then(Value::as_array).cloned().unwrap_or_default() {
+                let Some(p) = m.get("@odata.id").and_then(Value::as_str) else { continue };
+                let j = r.client.get(&r.client.path_of(p))?;
+                let s = |k: &str| j.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                jobs.push(Job {
+                    id: s("Id"),
+                    name: s("Name"),
+                    state: if j.get("JobState").is_some() { s("JobState") } else { s("TaskState") },
+                    percent: j.get("PercentComplete").and_then(Value::as_u64),
+                    message: if j.get("Message").is_some() { s("Message") } else { j.pointer("/Messages/0/Message").and_then(Value::as_str).unwrap_or("").into() },
+                });
+            }
+            Ok(jobs)
+        })
+    }
+
+    /// Deletes one job or all (Dell: DeleteJobQueue with JID_CLEARALL).
+    pub fn jobs_clear(&mut self, id: Option<&str>) -> Result<usize, BmcError> {
+        let jobs = self.jobs()?;
+        self.step("clear jobs", |r| {
+            let (col, dell) = r.job_collection()?;
+            if dell {
+                // Source: Dell iDRAC Redfish API guide, DellJobService; quads#726, bmclib#467.
+                let m = r.manager.clone().unwrap_or_default();
+                let target = format!("/redfish/v1/Dell{}/DellJobService/Actions/DellJobService.DeleteJobQueue", m.trim_start_matches("/redfish/v1"));
+                r.client.post(&target, &json!({ "JobID": id.unwrap_or("JID_CLEARALL") }))?;
+                return Ok(if id.is_some() { 1 } else { jobs.len() });
+            }
+            let mut n = 0;
+            for j in jobs.iter().filter(|j| id.is_none_or(|i| i == j.id)) {
+                r.client.delete(&format!("{col}/{}", j.id))?;
+                n += 1;
+            }
+            if let (Some(i), 0) = (id, n) {
+                return Err(format!("no job '{i}'"));
+            }
+            Ok(n)
+        })
+    }
+}
+
+/// A command-line value in the JSON type of the attribute's current value.
+fn typed(current: &Value, v: &str) -> Result<Value, String> {
+    Ok(match current {
+        Value::Bool(_) => json!(match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "enabled" => true,
+            "false" | "no" | "off" | "disabled" => false,
+            _ => return Err("expected true or false".into()),
+        }),
+        Value::Number(_) => json!(v.parse::<i64>().map_err(|_| "expected a whole number".to_string())?),
+        _ => json!(v),
+    })
+}
