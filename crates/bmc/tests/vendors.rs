@@ -1,0 +1,295 @@
+//! The whole `boot` flow against vendor-shaped BMCs, one test per quirk, and injected faults.
+//! Every test also counts sessions: each one created is logged out, errors included.
+
+use std::time::Duration;
+
+use liveboot_bmc::{BmcError, Driver, Protocol, SeedUrls, Target, Timing, Tls};
+use liveboot_bmc_mock::{Faults, MockBmc, Shape};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "s3cr3t-Pa55";
+const IMAGE: &str = "http://192.0.2.10:8080/debian12-3f2a9c1b.iso";
+
+fn seed() -> SeedUrls {
+    SeedUrls { iso: "http://192.0.2.10:8080/cidata-n1-aa11.iso".into(), vfat: "http://192.0.2.10:8080/cidata-n1-bb22.img".into() }
+}
+
+fn fast() -> Timing {
+    Timing {
+        request: Duration::from_secs(2),
+        attempts: 3,
+        backoff: Duration::from_millis(50),
+        max_retry_after: Duration::from_secs(2),
+        settle: Duration::from_secs(3),
+        poll: Duration::from_millis(50),
+    }
+}
+
+fn target(bmc: &MockBmc) -> Target {
+    Target {
+        node: "n1".into(),
+        address: bmc.url(),
+        protocol: Protocol::Redfish,
+        vendor: None,
+        username: "root".into(),
+        password: liveboot_bmc::Secret::new(PASSWORD),
+        tls: Tls::Insecure,
+        cipher_suite: None,
+    }
+}
+
+/// Runs boot on a fresh BMC of `shape` and checks the parts every vendor shares: image in the
+/// CD slot, seed in the other, power On, every session logged out, no password in any
+/// request but the login.
+fn boot(shape: Shape) -> MockBmc {
+    let bmc = MockBmc::start(shape, "root", PASSWORD, Faults::default());
+    {
+        let mut d = Driver::connect(&target(&bmc), &fast()).unwrap();
+        let report = d.boot(IMAGE, &seed()).unwrap_or_else(|e| panic!("{shape:?}: {e}"));
+        assert!(!report.image_slot.is_empty());
+        // Twice in a row works too (media already in, node already on).
+        d.boot(IMAGE, &seed()).unwrap_or_else(|e| panic!("{shape:?}, second boot: {e}"));
+    }
+    let p = shape.paths();
+    assert_eq!(bmc.get(p.cd)["Image"], IMAGE, "{shape:?}: image slot");
+    let seed_image = bmc.get(p.seed)["Image"].as_str().unwrap().to_string();
+    assert!(seed_image.starts_with("http://192.0.2.10:8080/cidata-n1-"), "{shape:?}: seed slot has {seed_image}");
+    assert_eq!(bmc.get(p.system)["PowerState"], "On");
+    let rec = bmc.record();
+    assert_eq!(rec.sessions_created, 1, "{shape:?}: one session per connection");
+    assert_eq!(rec.sessions_deleted, 1, "{shape:?}: logged out");
+    assert_eq!(bmc.open_sessions(), 0);
+    let logins = rec.raw.iter().filter(|r| r.contains(PASSWORD)).count();
+    assert_eq!(logins, 1, "{shape:?}: the password travels only in the one login");
+    bmc
+}
+
+fn requests(bmc: &MockBmc, method: &str, suffix: &str) -> Vec<Value> {
+    bmc.record().requests.into_iter().filter(|(m, p, _)| m == method && p.ends_with(suffix)).map(|(_, _, b)| b).collect()
+}
+
+#[test]
+fn generic_standard_override_on_the_system() {
+    let bmc = boot(Shape::Generic);
+    let boot = &bmc.get(Shape::Generic.paths().system)["Boot"];
+    assert_eq!(boot["BootSourceOverrideTarget"], "Cd");
+    assert_eq!(boot["BootSourceOverrideEnabled"], "Once");
+    // The seed went to the floppy/USB slot, so as FAT.
+    assert_eq!(bmc.get(Shape::Generic.paths().seed)["Image"], seed().vfat);
+}
+
+#[test]
+fn dell_old_firmware_boots_once_through_an_import_job_not_the_cd_override() {
+    let bmc = boot(Shape::DellOld);
+    let p = Shape::DellOld.paths();
+    assert_eq!(bmc.get(p.manager)["Oem"]["Dell"]["ServerBoot"], json!({"BootOnce": "Enabled", "FirstBootDevice": "VCD-DVD"}));
+    // The standard Cd override would boot the physical drive on this firmware: never sent.
+    assert_eq!(bmc.get(p.system)["Boot"]["BootSourceOverrideTarget"], "None");
+    // The job was followed to completion (202 + Location, Running, then Completed).
+    assert!(bmc.record().requests.iter().any(|(m, p, _)| m == "GET" && p.starts_with("/redfish/v1/TaskService/Tasks/JID_")));
+}
+
+#[test]
+fn dell_new_firmware_uses_media_under_systems_and_waits_out_stale_eject() {
+    let bmc = boot(Shape::DellNew);
+    let p = Shape::DellNew.paths();
+    assert_eq!(bmc.get(p.system)["Boot"]["BootSourceOverrideTarget"], "Cd");
+    // Second CD slot: the seed went in as ISO 9660.
+    assert_eq!(bmc.get(p.seed)["Image"], seed().iso);
+    // No insert hit "already connected" (VRM0012): the flow waited until eject showed.
+    assert!(requests(&bmc, "POST", "InsertMedia").len() == 4);
+}
+
+#[test]
+fn hpe_boot_on_next_reset_and_success_shaped_error_bodies() {
+    let bmc = boot(Shape::Hpe);
+    let p = Shape::Hpe.paths();
+    assert_eq!(bmc.get(p.cd)["Oem"]["Hpe"]["BootOnNextServerReset"], true);
+    // Inserts carried no Inserted/WriteProtected (iLO 4 rejects them), ejects carried a body.
+    assert!(requests(&bmc, "POST", "InsertMedia").iter().all(|b| b.get("Inserted").is_none()));
+    assert!(requests(&bmc, "POST", "EjectMedia").iter().all(|b| b == &json!({})));
+    assert_eq!(bmc.get(p.seed)["Image"], seed().vfat);
+}
+
+#[test]
+fn supermicro_usbcd_full_triple_and_connected_via() {
+    let bmc = boot(Shape::Supermicro);
+    let p = Shape::Supermicro.paths();
+    let boot = &bmc.get(p.system)["Boot"];
+    assert_eq!(boot["BootSourceOverrideTarget"], "UsbCd");
+    assert_eq!(boot["BootSourceOverrideMode"], "UEFI");
+    assert_eq!(boot["BootSourceOverrideEnabled"], "Once");
+    // The second boot found the slots connected through ConnectedVia (no Inserted field) and ejected them.
+    assert_eq!(requests(&bmc, "POST", "EjectMedia").len(), 2);
+}
+
+#[test]
+fn supermicro_refuses_urls_with_query_before_touching_the_bmc() {
+    let bmc = MockBmc::start(Shape::Supermicro, "root", PASSWORD, Faults::default());
+    let e = {
+        let mut d = Driver::connect(&target(&bmc), &fast()).unwrap();
+        d.boot("http://h/x.iso?token=1", &seed()).unwrap_err()
+    };
+    assert_eq!(e.step, "insert image");
+    assert!(e.message.contains("'?' or '='"), "{e}");
+    assert_eq!(bmc.open_sessions(), 0);
+}
+
+#[test]
+fn lenovo_inserts_by_patch() {
+    let bmc = boot(Shape::Lenovo);
+    let patches = requests(&bmc, "PATCH", "/VirtualMedia/EXT1");
+    assert!(patches.iter().any(|b| b["Image"] == IMAGE && b["Inserted"] == true), "{patches:?}");
+    assert!(requests(&bmc, "POST", "InsertMedia").is_empty());
+}
+
+#[test]
+fn ami_override_through_the_settings_object_with_the_full_triple() {
+    let bmc = boot(Shape::Ami);
+    let sd = bmc.get("/redfish/v1/Systems/Self/SD");
+    assert_eq!(sd["Boot"]["BootSourceOverrideTarget"], "Cd");
+    assert_eq!(sd["Boot"]["BootSourceOverrideMode"], "UEFI");
+    assert_eq!(sd["Boot"]["BootSourceOverrideEnabled"], "Once");
+    // The insert was retried with TransferProtocolType after the 400 asking for it.
+    assert!(requests(&bmc, "POST", "InsertMedia").iter().any(|b| b["TransferProtocolType"] == "HTTP"));
+}
+
+#[test]
+fn diskboot_ejects_everything_and_boots_from_disk() {
+    for shape in [Shape::Generic, Shape::Supermicro, Shape::Lenovo, Shape::Hpe] {
+        let bmc = MockBmc::start(shape, "root", PASSWORD, Faults::default());
+        {
+            let mut d = Driver::connect(&target(&bmc), &fast()).unwrap();
+            d.boot(IMAGE, &seed()).unwrap();
+            d.diskboot().unwrap_or_else(|e| panic!("{shape:?}: {e}"));
+            assert!(d.media().unwrap().iter().all(|s| s.image.is_none()), "{shape:?}");
+        }
+        assert_eq!(bmc.get(shape.paths().system)["Boot"]["BootSourceOverrideTarget"], "Hdd");
+        assert_eq!(bmc.open_sessions(), 0);
+    }
+}
+
+#[test]
+fn power_on_off_reboot() {
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    let mut d = Driver::connect(&target(&bmc), &fast()).unwrap();
+    d.on().unwrap();
+    assert_eq!(d.power().unwrap(), liveboot_bmc::Power::On);
+    assert_eq!(d.reboot().unwrap(), "ForceRestart");
+    assert_eq!(d.off(Duration::from_secs(1)).unwrap(), "shut down");
+    assert_eq!(d.off(Duration::from_secs(1)).unwrap(), "already off");
+}
+
+#[test]
+fn bios_get_set_reset_and_the_dell_job_queue() {
+    let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, Faults::default());
+    {
+        let mut d = Driver::connect(&target(&bmc), &fast()).unwrap();
+        let got = d.bios_get(Some("proc")).unwrap();
+        assert_eq!(got, vec![("ProcVirtualization".to_string(), json!("Enabled"))]);
+        let said = d.bios_set(&[("ProcVirtualization".into(), "Disabled".into()), ("NumLock".into(), "off".into())]).unwrap();
+        assert!(said.contains("next reboot"), "{said}");
+        let e = d.bios_set(&[("ProcVirt".into(), "x".into())]).unwrap_err();
+        assert!(e.message.contains("did you mean") && e.message.contains("ProcVirtualization"), "{e}");
+        let jobs = d.jobs().unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].state, "Scheduled");
+        assert_eq!(d.jobs_clear(None).unwrap(), 1);
+        assert!(d.jobs().unwrap().is_empty());
+        d.bios_reset().unwrap();
+    }
+    let settings = bmc.get("/redfish/v1/Systems/System.Embedded.1/Bios/Settings");
+    assert_eq!(settings["Attributes"], json!({"ProcVirtualization": "Disabled", "NumLock": false}));
+    assert_eq!(settings["@Redfish.SettingsApplyTime"]["ApplyTime"], "OnReset");
+    assert_eq!(bmc.open_sessions(), 0);
+}
+
+// ---- injected faults: one-line diagnostic naming node and step, all sessions logged out ----
+
+fn fault(faults: Faults, timing: Timing) -> (BmcError, MockBmc) {
+    let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, faults);
+    let r = Driver::connect(&target(&bmc), &timing).and_then(|mut d| d.boot(IMAGE, &seed()));
+    let e = r.err().expect("the flow fails");
+    let line = e.to_string();
+    assert!(!line.contains('\n'), "one line: {line}");
+    assert!(line.starts_with(&format!("n1: {}: ", e.step)), "{line}");
+    assert!(!line.contains(PASSWORD));
+    assert_eq!(bmc.open_sessions(), 0, "every session logged out after: {line}");
+    let rec = bmc.record();
+    assert_eq!(rec.sessions_created, rec.sessions_deleted, "{line}");
+    (e, bmc)
+}
+
+#[test]
+fn busy_bmc_answering_503_with_retry_after_is_waited_out() {
+    let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, Faults { unavailable: 2, ..Default::default() });
+    let start = std::time::Instant::now();
+    {
+        let mut d = Driver::connect(&target(&bmc), &fast()).unwrap();
+        d.boot(IMAGE, &seed()).unwrap();
+    }
+    // Two 503s with Retry-After: 1 were honoured (not the 50 ms backoff).
+    assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
+    assert_eq!(bmc.open_sessions(), 0);
+}
+
+#[test]
+fn busy_bmc_that_stays_busy_fails_in_one_line() {
+    let (e, _) = fault(Faults { unavailable: 1000, ..Default::default() }, fast());
+    assert_eq!(e.step, "discover");
+    assert!(e.message.contains("HTTP 503") && e.message.contains("tried 3 times"), "{e}");
+}
+
+#[test]
+fn session_limit_reached() {
+    let (e, bmc) = fault(Faults { session_limit: true, ..Default::default() }, fast());
+    assert_eq!(e.step, "log in");
+    assert!(e.message.contains("RAC0218") && e.message.contains("session slots are full"), "{e}");
+    assert_eq!(bmc.record().sessions_created, 0);
+}
+
+#[test]
+fn connection_reset_mid_flow_is_retried() {
+    // Requests 8 and 9 (in the middle of discovery/eject) are reset; the third try goes through.
+    let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, Faults { reset_from: Some(8), reset_count: 2, ..Default::default() });
+    {
+        let mut d = Driver::connect(&target(&bmc), &fast()).unwrap();
+        d.boot(IMAGE, &seed()).unwrap();
+    }
+    assert_eq!(bmc.open_sessions(), 0);
+}
+
+#[test]
+fn connection_reset_on_every_try_fails_in_one_line() {
+    // Every try of one request is reset (3 tries); the BMC answers again in time for the logout.
+    let (e, _) = fault(Faults { reset_from: Some(8), reset_count: 3, ..Default::default() }, fast());
+    assert!(e.message.contains("tried 3 times"), "{e}");
+}
+
+#[test]
+fn bmc_slower_than_the_timeout() {
+    let timing = Timing { request: Duration::from_millis(300), attempts: 2, ..fast() };
+    let (e, _) = fault(Faults { slow: Some(Duration::from_millis(800)), ..Default::default() }, timing);
+    assert_eq!(e.step, "discover");
+    assert!(e.message.contains("no answer within 0.3 s") && e.message.contains("tried 2 times"), "{e}");
+}
+
+#[test]
+fn task_that_never_completes() {
+    let bmc = MockBmc::start(Shape::DellOld, "root", PASSWORD, Faults { task_never_completes: true, ..Default::default() });
+    let e = Driver::connect(&target(&bmc), &fast()).and_then(|mut d| d.boot(IMAGE, &seed())).err().unwrap();
+    assert_eq!(e.step, "set one-time boot");
+    let line = e.to_string();
+    assert!(line.starts_with("n1: set one-time boot: task /redfish/v1/TaskService/Tasks/JID_"), "{line}");
+    assert!(line.contains("still Running after 3 s"), "{line}");
+    assert_eq!(bmc.open_sessions(), 0);
+}
+
+#[test]
+fn wrong_password_says_so_without_echoing_it() {
+    let bmc = MockBmc::start(Shape::Generic, "root", "other", Faults::default());
+    let e = Driver::connect(&target(&bmc), &fast()).err().unwrap();
+    assert_eq!(e.step, "log in");
+    assert!(e.message.contains("HTTP 401") && e.message.contains("check the user name and the password"), "{e}");
+    assert!(!e.to_string().contains(PASSWORD));
+}
