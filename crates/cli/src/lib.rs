@@ -75,6 +75,42 @@ pub enum Command {
         after_help = "Examples:\n  liveboot seed --inventory inventory.yaml --slice alice --out seeds/\n  liveboot seed --inventory inventory.yaml --node w1 --node w2 --out seeds/ --json"
     )]
     Seed(SeedArgs),
+    /// Show each node's power state, virtual media, chosen BIOS attributes, ping and SSH.
+    #[command(after_help = "Examples:\n  liveboot status w1 w2\n  liveboot status alice --json | jq '.[] | {node, power}'")]
+    Status(nodes::NodeArgs),
+    /// Power nodes on (and wait until their BMCs say On).
+    #[command(after_help = "Examples:\n  liveboot on w1\n  liveboot on alice --parallel 4")]
+    On(nodes::NodeArgs),
+    /// Shut nodes down gracefully; force power off after --grace seconds.
+    #[command(after_help = "Examples:\n  liveboot off w1\n  liveboot off w1 --grace 30")]
+    Off(nodes::OffArgs),
+    /// Restart nodes (power on those that are off).
+    #[command(after_help = "Examples:\n  liveboot reboot w1 w2")]
+    Reboot(nodes::NodeArgs),
+    /// Boot nodes live from an image through their BMCs.
+    ///
+    /// Redfish: checks that the image URL answers ranges, publishes each node's seed, ejects
+    /// every virtual medium, inserts the image and the seed, sets a one-time boot from the
+    /// virtual CD and power-cycles. IPMI: boot device PXE (UEFI) and power cycle.
+    #[command(
+        after_help = "Examples:\n  liveboot boot w3 --image debian12 --wait\n  liveboot boot alice --image http://10.0.0.1:8080/debian12-3f2a9c1b.iso --json"
+    )]
+    Boot(nodes::BootArgs),
+    /// Eject every virtual medium and boot nodes from their disks.
+    #[command(after_help = "Examples:\n  liveboot diskboot w3")]
+    Diskboot(nodes::NodeArgs),
+    /// Wait until SSH answers on nodes (with a banner), up to --timeout seconds.
+    #[command(after_help = "Examples:\n  liveboot wait w3 --timeout 600")]
+    Wait(nodes::WaitArgs),
+    /// Read, set or reset BIOS attributes (Redfish).
+    #[command(subcommand)]
+    Bios(nodes::BiosCommand),
+    /// List or clear the BMC's job queue (Redfish).
+    #[command(subcommand)]
+    Jobs(nodes::JobsCommand),
+    /// Attach to a node's serial console (IPMI serial-over-LAN; ~. ends it).
+    #[command(after_help = "Examples:\n  liveboot console w3")]
+    Console(nodes::ConsoleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +324,8 @@ macro_rules! note {
     };
 }
 
+mod nodes;
+
 fn note_raw(text: &str) {
     use std::io::Write;
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -369,6 +407,26 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Seed(a) => seed(&templates, a),
+        Command::Status(a) => nodes::run(&a, nodes::Action::Status, None),
+        Command::On(a) => nodes::run(&a, nodes::Action::On, None),
+        Command::Off(a) => nodes::run(&a.nodes, nodes::Action::Off(std::time::Duration::from_secs(a.grace)), None),
+        Command::Reboot(a) => nodes::run(&a, nodes::Action::Reboot, None),
+        Command::Boot(a) => nodes::boot(&project, a),
+        Command::Diskboot(a) => nodes::run(&a, nodes::Action::Diskboot, None),
+        Command::Wait(a) => nodes::run(&a.nodes, nodes::Action::Wait(std::time::Duration::from_secs(a.timeout)), None),
+        Command::Bios(nodes::BiosCommand::Get { nodes: a, pattern }) => nodes::run(&a, nodes::Action::BiosGet(pattern), None),
+        Command::Bios(nodes::BiosCommand::Set { nodes: mut a }) => {
+            let (names, pairs) = nodes::split_settings(&a.names);
+            if pairs.is_empty() {
+                return Err(Failure::input("bios set: name the attributes to set, e.g. `liveboot bios set w1 BootMode=Uefi`"));
+            }
+            a.names = names;
+            nodes::run(&a, nodes::Action::BiosSet(pairs), None)
+        }
+        Command::Bios(nodes::BiosCommand::Reset { nodes: a }) => nodes::run(&a, nodes::Action::BiosReset, None),
+        Command::Jobs(nodes::JobsCommand::List { nodes: a, all }) => nodes::run(&a, nodes::Action::Jobs { all }, None),
+        Command::Jobs(nodes::JobsCommand::Clear { nodes: a, id }) => nodes::run(&a, nodes::Action::JobsClear(id), None),
+        Command::Console(a) => nodes::console(&a),
     }
 }
 

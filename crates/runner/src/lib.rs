@@ -283,6 +283,27 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// Runs `cmd` attached to this terminal (interactive programs: a serial console). Logged
+    /// like every run; nothing is captured.
+    pub fn run_attached(&self, cmd: &Cmd) -> Result<ExitStatus, RunError> {
+        let shown = cmd.display();
+        if which(&cmd.program).is_none() {
+            return Err(RunError::NotFound { program: cmd.program.to_string_lossy().into_owned() });
+        }
+        self.log(&format!("$ {shown}"));
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args);
+        for (k, v, _) in &cmd.env {
+            c.env(k, v);
+        }
+        if let Some(d) = &cmd.cwd {
+            c.current_dir(d);
+        }
+        c.status().map_err(|error| RunError::Spawn { command: shown, error })
+    }
+}
+
 /// A program running in the background (a virtual machine, a server). Dropping the handle kills
 /// it and its process group.
 pub struct Running {

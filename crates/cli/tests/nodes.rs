@@ -1,0 +1,169 @@
+//! The node commands end to end against vendor-shaped BMCs on loopback, with a known password
+//! that must appear in no output, log line or error of any command.
+
+mod common;
+use common::*;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use liveboot_bmc_mock::{Faults, MockBmc, Shape};
+use serde_json::Value;
+
+const PASSWORD: &str = "Kn0wn-Pa55word-7431";
+
+/// A listener that greets like sshd (for `wait` and `status`).
+fn fake_sshd() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let _ = c.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+        }
+    });
+    port
+}
+
+struct Lab {
+    dir: tempfile::TempDir,
+    dell: MockBmc,
+    plain: MockBmc,
+    _server: liveboot_publish::Server,
+}
+
+fn lab(password_of_dell: &str) -> Lab {
+    let dir = tempfile::tempdir().unwrap();
+    let pubdir = dir.path().join("pub");
+    std::fs::create_dir(&pubdir).unwrap();
+    let server = liveboot_publish::serve(&pubdir, "127.0.0.1:0", Default::default()).unwrap();
+    let dell = MockBmc::start(Shape::DellNew, "root", password_of_dell, Faults::default());
+    let plain = MockBmc::start(Shape::Generic, "admin", PASSWORD, Faults::default());
+    let ssh = fake_sshd();
+    std::fs::write(dir.path().join("live.iso"), vec![7u8; 100_000]).unwrap();
+    std::fs::write(dir.path().join("bmc.pass"), format!("{PASSWORD}\n")).unwrap();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGldy3/auhiwTtw13k3y0JgINAiDdmUfsTI8goR+3LQw alice@lab";
+    let inv = format!(
+        "publish:\n  base_url: http://{addr}\n  dir: pub\nnodes:\n  d1:\n    ssh: 127.0.0.1:{ssh}\n    bios_attributes: [ProcVirtualization]\n    bmc:\n      address: {dell}\n      protocol: redfish\n      username: root\n      password_env: LB_TEST_BMC_PASSWORD\n  g1:\n    ssh: 127.0.0.1:{ssh}\n    bmc:\n      address: {plain}\n      protocol: redfish\n      username: admin\n      password_file: bmc.pass\nslices:\n  lab:\n    ssh_keys: [\"{key}\"]\n    nodes: [d1, g1]\n",
+        addr = server.addr(),
+        dell = dell.url(),
+        plain = plain.url(),
+    );
+    std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
+    Lab { dir, dell, plain, _server: server }
+}
+
+fn run(lab: &Lab, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_liveboot"))
+        .arg("-C")
+        .arg(root())
+        .args(args)
+        .arg("--inventory")
+        .arg(lab.dir.path().join("inventory.yaml"))
+        .env("LB_TEST_BMC_PASSWORD", PASSWORD)
+        .output()
+        .unwrap()
+}
+
+fn json_of(o: &Output) -> Vec<Value> {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+fn no_password(o: &Output, what: &str) {
+    for (name, text) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        assert!(!String::from_utf8_lossy(text).contains(PASSWORD), "{what}: the password appears on {name}");
+    }
+}
+
+#[test]
+fn every_node_command_works_and_none_shows_the_password() {
+    let lab = lab(PASSWORD);
+    let iso = lab.dir.path().join("live.iso");
+    let iso = iso.to_str().unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["on", "lab", "--json"],
+        vec!["status", "lab", "--json"],
+        vec!["status", "lab"],
+        vec!["boot", "lab", "--image", iso, "--wait", "--timeout", "10", "--json"],
+        vec!["boot", "lab", "--image", iso],
+        vec!["reboot", "d1", "g1", "--json"],
+        vec!["wait", "lab", "--timeout", "5", "--json"],
+        vec!["bios", "get", "d1", "--match", "virt", "--json"],
+        vec!["bios", "set", "d1", "ProcVirtualization=Disabled", "--json"],
+        vec!["bios", "reset", "d1", "--json"],
+        vec!["jobs", "list", "d1", "--json"],
+        vec!["jobs", "clear", "d1", "--json"],
+        vec!["diskboot", "lab", "--json"],
+        vec!["off", "lab", "--grace", "1", "--json"],
+        vec!["status", "lab", "--json"],
+    ];
+    let mut outputs = Vec::new();
+    for c in &commands {
+        let o = run(&lab, c);
+        no_password(&o, &c.join(" "));
+        assert!(o.status.success(), "{}: {}\n{}", c.join(" "), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        outputs.push(o);
+    }
+    // status: power, media, BIOS attribute, SSH banner, for both nodes.
+    let st = json_of(&outputs[1]);
+    assert_eq!(st.len(), 2);
+    assert!(st.iter().all(|n| n["ok"] == true && n["power"] == "On"), "{st:?}");
+    let d1 = st.iter().find(|n| n["node"] == "d1").unwrap();
+    assert_eq!(d1["bios"]["ProcVirtualization"], "Enabled");
+    assert!(d1["ssh"].as_str().unwrap().starts_with("answers (SSH-2.0-OpenSSH"), "{d1}");
+    assert_eq!(d1["media"].as_array().unwrap().len(), 2);
+    // boot: both nodes have the published image and their own seed, and SSH answered.
+    let boot = json_of(&outputs[3]);
+    for n in &boot {
+        assert_eq!(n["ok"], true, "{n}");
+        assert!(n["ssh"].as_str().unwrap().starts_with("SSH-2.0-"));
+        let url = n["image"].as_str().unwrap();
+        assert!(url.contains("/live-") && url.ends_with(".iso"), "{url}");
+    }
+    let cd = boot[0]["image"].as_str().unwrap().to_string();
+    let name = cd.rsplit('/').next().unwrap();
+    assert_eq!(std::fs::read(lab.dir.path().join("pub").join(name)).unwrap().len(), 100_000);
+    let seed = lab.plain.get(Shape::Generic.paths().seed)["Image"].clone();
+    assert_eq!(seed, "", "diskboot ejected it: {seed}");
+    // The Dell's seed slot got d1's seed as ISO; the generic node's floppy got g1's as FAT (seen in the records).
+    let inserted: Vec<String> = lab.plain.record().requests.iter().filter(|(m, p, _)| m == "POST" && p.ends_with("InsertMedia")).map(|(_, _, b)| b["Image"].as_str().unwrap().to_string()).collect();
+    assert!(inserted.iter().any(|u| u.contains("/cidata-g1-") && u.ends_with(".img")), "{inserted:?}");
+    let jobs = json_of(&outputs[10]);
+    assert_eq!(jobs[0]["jobs"].as_array().unwrap().len(), 1, "the BIOS change made a job: {jobs:?}");
+    let off = json_of(&outputs[14]);
+    assert!(off.iter().all(|n| n["power"] == "Off"));
+    // Every session every command opened was closed.
+    assert_eq!(lab.dell.open_sessions(), 0);
+    assert_eq!(lab.plain.open_sessions(), 0);
+    assert_eq!(lab.dell.record().sessions_created, commands.iter().filter(|c| c.contains(&"lab") || c.contains(&"d1")).count() as u32 - 1);
+}
+
+#[test]
+fn failures_name_node_and_step_and_never_the_password() {
+    // d1's BMC knows another password: the login fails; g1 still works.
+    let lab = lab("different");
+    let o = run(&lab, &["status", "lab", "--json"]);
+    no_password(&o, "status with a wrong password");
+    assert_eq!(o.status.code(), Some(1));
+    let v = json_of(&o);
+    let d1 = v.iter().find(|n| n["node"] == "d1").unwrap();
+    assert_eq!(d1["ok"], false);
+    assert_eq!(d1["step"], "log in");
+    assert!(d1["error"].as_str().unwrap().starts_with("d1: log in: login failed: "), "{d1}");
+    assert!(v.iter().any(|n| n["node"] == "g1" && n["ok"] == true));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("error: d1: log in:") && err.contains("1 of 2 nodes failed"), "{err}");
+    // A missing password variable names the variable, not a value.
+    let o = Command::new(env!("CARGO_BIN_EXE_liveboot"))
+        .args(["status", "d1", "--inventory"])
+        .arg(lab.dir.path().join("inventory.yaml"))
+        .env_remove("LB_TEST_BMC_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("environment variable LB_TEST_BMC_PASSWORD (its BMC password) is not set"));
+    // Unknown names get a suggestion.
+    let o = run(&lab, &["status", "d2"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no node or slice named 'd2' (did you mean 'd1'?)"), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = Path::new("");
+}
