@@ -23,7 +23,37 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("ovmf", "UEFI firmware for QEMU"),
     ("qemu-block-extra", "qemu-img's http driver: the client that insists on Range, in the publisher's test"),
     ("openssh-client", "ssh and ssh-keygen for `liveboot try`"),
+    ("ipmitool", "the IPMI client liveboot drives for IPMI BMCs"),
+    ("openipmi", "ipmi_sim, the IPMI BMC simulator the IPMI tests talk to"),
+    ("nginx-light", "the peer web server of `cargo xtask bench serve`"),
+    ("iputils-ping", "ping, for `liveboot status`"),
 ];
+
+/// The Python virtual environment holding the test tools of requirements-test.txt.
+pub fn venv() -> std::path::PathBuf {
+    crate::root().join(".cache/venv")
+}
+
+/// Creates the venv and installs the pinned test tools, unless the same pins are in place.
+pub fn python_tools() -> Result<()> {
+    let reqs = crate::root().join("xtask/requirements-test.txt");
+    let wanted = std::fs::read_to_string(&reqs)?;
+    let stamp = venv().join("requirements.installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && venv().join("bin/sushy-emulator").exists() {
+        return Ok(());
+    }
+    eprintln!("xtask deps: installing the Python test tools into {}", venv().display());
+    let ok = Command::new("python3").args(["-m", "venv", "--clear"]).arg(venv()).status()?.success();
+    if !ok {
+        bail!("python3 -m venv {} failed; Python 3.11 with venv is needed", venv().display());
+    }
+    let ok = Command::new(venv().join("bin/pip")).args(["install", "-q", "--disable-pip-version-check", "-r"]).arg(&reqs).status()?.success();
+    if !ok {
+        bail!("pip install -r {} failed", reqs.display());
+    }
+    std::fs::write(stamp, wanted)?;
+    Ok(())
+}
 
 fn installed(pkg: &str) -> bool {
     Command::new("dpkg-query")
@@ -43,6 +73,11 @@ fn candidate(pkg: &str) -> Option<String> {
 
 /// Installs what is missing; does nothing (quickly) when all is there.
 pub fn install() -> Result<()> {
+    apt_packages()?;
+    python_tools()
+}
+
+fn apt_packages() -> Result<()> {
     let missing: Vec<&str> = PACKAGES.iter().map(|(p, _)| *p).filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());

@@ -118,6 +118,8 @@ pub struct Target {
     pub tls: Tls,
     /// IPMI cipher suite (ipmitool -C).
     pub cipher_suite: Option<u8>,
+    /// Which System of a service that has several (its Id); the first when None.
+    pub system: Option<String>,
 }
 
 /// Timing of BMC conversations. BMCs are slow and flaky; these defaults are what works on

@@ -35,6 +35,7 @@ fn target(bmc: &MockBmc) -> Target {
         password: liveboot_bmc::Secret::new(PASSWORD),
         tls: Tls::Insecure,
         cipher_suite: None,
+        system: None,
     }
 }
 

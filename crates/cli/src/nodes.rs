@@ -208,6 +208,7 @@ fn target(inv: &Inventory, node: &str, insecure: bool) -> Result<Target, BmcErro
         password: Secret::new(password),
         tls,
         cipher_suite: spec.bmc.cipher_suite,
+        system: spec.bmc.system.clone(),
     })
 }
 

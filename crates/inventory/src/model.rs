@@ -86,6 +86,9 @@ pub struct Bmc {
     pub fingerprint: Option<String>,
     /// IPMI cipher suite (ipmitool -C); 17 on most current BMCs, 3 on older ones and ipmi_sim.
     pub cipher_suite: Option<u8>,
+    /// The Id of this node's System when the Redfish service manages several (a chassis
+    /// manager, sushy-tools); the first System otherwise.
+    pub system: Option<String>,
 }
 
 /// BMC protocols.

@@ -72,7 +72,15 @@ impl Client {
             auth: Auth::None,
             timing: timing.clone(),
         };
-        let root = c.get("/redfish/v1/")?;
+        // The service root is public by the standard; some services (sushy-tools with an auth
+        // file) want credentials for it too.
+        let root = match c.get("/redfish/v1/") {
+            Err(e) if e.contains("HTTP 401") => {
+                c.auth = Auth::Basic(password.clone());
+                c.get("/redfish/v1/")?
+            }
+            r => r?,
+        };
         c.auth = Auth::Basic(password.clone());
         if let Some(sessions) = root.pointer("/Links/Sessions/@odata.id").and_then(Value::as_str) {
             c.login(sessions)?;
@@ -98,10 +106,10 @@ impl Client {
                 self.auth = Auth::Session { token: Secret::new(token), uri: self.path_of(&uri) };
                 Ok(())
             }
-            (Some(token), None) => {
-                // A session we could not log out of would leak; end it and use basic auth.
+            (Some(_), None) => {
+                // No Location to log out of: use basic authentication instead of a session
+                // that would stay behind.
                 self.auth = Auth::Basic(self.password.clone());
-                let _ = token;
                 Ok(())
             }
             _ => {

@@ -57,7 +57,22 @@ impl Redfish {
         // From here on `client` logs out when dropped, whatever happens.
         let mut discover = || -> Result<(String, Option<String>, Vec<Slot>, Value), String> {
             let systems = link(&root, "Systems").ok_or("the service root links no Systems")?;
-            let system = first_member(&mut client, &systems)?.ok_or("the Systems collection is empty")?;
+            let system = match &t.system {
+                None => first_member(&mut client, &systems)?.ok_or("the Systems collection is empty")?,
+                Some(want) => {
+                    let col = client.get(&systems)?;
+                    let members: Vec<String> = col
+                        .get("Members")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(|m| m.get("@odata.id").and_then(Value::as_str)).map(|p| client.path_of(p)).collect())
+                        .unwrap_or_default();
+                    let found = members.iter().find(|p| p.trim_end_matches('/').rsplit('/').next() == Some(want.as_str())).cloned();
+                    found.ok_or_else(|| {
+                        let ids: Vec<&str> = members.iter().filter_map(|p| p.trim_end_matches('/').rsplit('/').next()).collect();
+                        format!("no System '{want}' (bmc.system); the service has: {}", ids.join(", "))
+                    })?
+                }
+            };
             let sys = client.get(&system)?;
             let manager = match sys.pointer("/Links/ManagedBy/0/@odata.id").and_then(Value::as_str) {
                 Some(m) => Some(client.path_of(m)),
