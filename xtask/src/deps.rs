@@ -47,7 +47,8 @@ pub fn python_tools() -> Result<()> {
     if !ok {
         bail!("python3 -m venv {} failed; Python 3.11 with venv is needed", venv().display());
     }
-    let ok = Command::new(venv().join("bin/pip")).args(["install", "-q", "--disable-pip-version-check", "-r"]).arg(&reqs).status()?.success();
+    let ok =
+        Command::new(venv().join("bin/pip")).args(["install", "-q", "--disable-pip-version-check", "-r"]).arg(&reqs).status()?.success();
     if !ok {
         bail!("pip install -r {} failed", reqs.display());
     }

@@ -7,10 +7,12 @@
 //! Everything the client did is kept for assertions: the requests, sessions created and deleted.
 //!
 //! The sushy-tools emulator covers the standard; this covers what only vendors do.
+//! [`IpmiSim`] runs the real ipmi_sim for the IPMI tests.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -363,7 +365,11 @@ fn read_request(conn: &mut TcpStream) -> Option<Request> {
     let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
-    let body = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into())) };
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()))
+    };
     Some(Request { method, path, headers, body })
 }
 
@@ -405,7 +411,8 @@ fn handle(mut conn: TcpStream, st: Arc<Mutex<State>>) {
     }
     let a = respond(&req, &mut st.lock().unwrap());
     let body = if a.body.is_null() { String::new() } else { a.body.to_string() };
-    let mut head = format!("HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n", a.status, body.len());
+    let mut head =
+        format!("HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n", a.status, body.len());
     for (k, v) in &a.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -433,7 +440,8 @@ fn respond(req: &Request, s: &mut State) -> Answer {
         if s.faults.session_limit {
             return ans(503, error("RAC0218", "The maximum number of user sessions is reached."));
         }
-        let ok = req.body.get("UserName").and_then(Value::as_str) == Some(&s.user) && req.body.get("Password").and_then(Value::as_str) == Some(&s.password);
+        let ok = req.body.get("UserName").and_then(Value::as_str) == Some(&s.user)
+            && req.body.get("Password").and_then(Value::as_str) == Some(&s.password);
         if !ok {
             return ans(401, error("Base.1.8.NoValidSession", "Invalid user name or password."));
         }
@@ -472,7 +480,10 @@ fn respond(req: &Request, s: &mut State) -> Answer {
     };
     // iLO answers success with an error-shaped body.
     if s.shape == Shape::Hpe && req.method != "GET" && a.status < 300 && a.body.is_null() {
-        return ans(200, json!({ "error": { "code": "iLO.0.10.ExtendedInfo", "message": "See @Message.ExtendedInfo for more information.", "@Message.ExtendedInfo": [{ "MessageId": "Base.1.4.Success" }] } }));
+        return ans(
+            200,
+            json!({ "error": { "code": "iLO.0.10.ExtendedInfo", "message": "See @Message.ExtendedInfo for more information.", "@Message.ExtendedInfo": [{ "MessageId": "Base.1.4.Success" }] } }),
+        );
     }
     a
 }
@@ -520,7 +531,8 @@ fn patch(s: &mut State, path: &str, body: &Value) -> Answer {
         if s.shape == Shape::Ami && path == p.system {
             return bad("Boot properties are read-only here; PATCH /redfish/v1/Systems/Self/SD");
         }
-        let full = ["BootSourceOverrideTarget", "BootSourceOverrideEnabled", "BootSourceOverrideMode"].iter().all(|k| boot.get(k).is_some());
+        let full =
+            ["BootSourceOverrideTarget", "BootSourceOverrideEnabled", "BootSourceOverrideMode"].iter().all(|k| boot.get(k).is_some());
         if matches!(s.shape, Shape::Supermicro | Shape::Ami) && !full {
             return bad("BootSourceOverrideMode, BootSourceOverrideEnabled and BootSourceOverrideTarget must be sent together");
         }
@@ -596,7 +608,13 @@ fn post(s: &mut State, path: &str, body: &Value) -> Answer {
             return bad("the image path contains an invalid character");
         }
         if s.shape == Shape::Ami && body.get("TransferProtocolType").is_none() {
-            return ans(400, error("Base.1.8.PropertyMissing", "The property TransferProtocolType is a required property and must be included in the request."));
+            return ans(
+                400,
+                error(
+                    "Base.1.8.PropertyMissing",
+                    "The property TransferProtocolType is a required property and must be included in the request.",
+                ),
+            );
         }
         let Some(slot) = s.tree.get_mut(slot_path) else { return ans(404, Value::Null) };
         if slot.get("Inserted") == Some(&json!(true)) || slot.get("ConnectedVia") == Some(&json!("URI")) {
@@ -633,7 +651,10 @@ fn post(s: &mut State, path: &str, body: &Value) -> Answer {
         let jid = format!("JID_{:012}", s.next_job);
         s.next_job += 1;
         let task = format!("/redfish/v1/TaskService/Tasks/{jid}");
-        s.tree.insert(task.clone(), json!({ "@odata.id": task, "Id": jid, "Name": "Import Configuration", "TaskState": "Running", "Messages": [] }));
+        s.tree.insert(
+            task.clone(),
+            json!({ "@odata.id": task, "Id": jid, "Name": "Import Configuration", "TaskState": "Running", "Messages": [] }),
+        );
         s.tree.get_mut(p.manager).unwrap()["Oem"]["Dell"]["ServerBoot"] = json!({ "BootOnce": "Enabled", "FirstBootDevice": "VCD-DVD" });
         let mut a = ans(202, Value::Null);
         a.headers.push(("Location".into(), task));
@@ -647,7 +668,8 @@ fn post(s: &mut State, path: &str, body: &Value) -> Answer {
         let jobs = format!("{}/Jobs", p.manager);
         let which = body.get("JobID").and_then(Value::as_str).unwrap_or("");
         let members: Vec<Value> = s.tree[&jobs]["Members"].as_array().unwrap().clone();
-        let keep: Vec<Value> = members.into_iter().filter(|m| which != "JID_CLEARALL" && !m["@odata.id"].as_str().unwrap().ends_with(which)).collect();
+        let keep: Vec<Value> =
+            members.into_iter().filter(|m| which != "JID_CLEARALL" && !m["@odata.id"].as_str().unwrap().ends_with(which)).collect();
         s.tree.get_mut(&jobs).unwrap()["Members"] = json!(keep);
         return ans(200, Value::Null);
     }
@@ -664,4 +686,78 @@ fn delete(s: &mut State, path: &str) -> Answer {
         }
     }
     ans(204, Value::Null)
+}
+
+/// ipmi_sim (OpenIPMI's BMC simulator) on a loopback UDP port, user `admin` with the given
+/// password, cipher suite 3. Its chassis hook keeps power (`power`: 0/1) and the boot device
+/// (`boot`) in files of [`IpmiSim::dir`] and logs every change to `hook.log`; it answers reads
+/// a little slowly so that each ipmitool lives long enough to be looked at in /proc.
+pub struct IpmiSim {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Drop for IpmiSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn need(tool: &str) {
+    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    assert!(found, "{tool} is not installed: run `cargo xtask deps` (the README's test command does)");
+}
+
+impl IpmiSim {
+    /// Starts it; panics (failing the test) when ipmi_sim or ipmitool is not installed.
+    pub fn start(password: &str) -> IpmiSim {
+        need("ipmi_sim");
+        need("ipmitool");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let hook = format!(
+        "#!/bin/sh\ndir='{d}'\nop=$2; shift 2\ncase \"$op\" in\nget) sleep 0.2; for w in \"$@\"; do case $w in\n  power) echo \"power:$(cat $dir/power 2>/dev/null || echo 0)\";;\n  boot) echo \"boot:$(cat $dir/boot 2>/dev/null || echo default)\";;\n  esac; done;;\nset) while [ $# -gt 1 ]; do echo \"$1 $2\" >> $dir/hook.log; case $1 in\n  power) echo $2 > $dir/power;;\n  shutdown) echo 0 > $dir/power;;\n  boot) echo $2 > $dir/boot;;\n  esac; shift 2; done;;\nesac\n",
+        d = d.display()
+    );
+        std::fs::write(d.join("chassis.sh"), hook).unwrap();
+        Command::new("chmod").arg("+x").arg(d.join("chassis.sh")).status().unwrap();
+        let lan = format!(
+        "name \"testbmc\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n    allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  chassis_control \"{hook} 0x20\"\n  user 2 true \"admin\" \"{password}\" admin 10 none md2 md5 straight\n",
+        hook = d.join("chassis.sh").display()
+    );
+        std::fs::write(d.join("lan.conf"), lan).unwrap();
+        std::fs::write(
+        d.join("cmd.emu"),
+        "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n",
+    )
+    .unwrap();
+        std::fs::create_dir(d.join("state")).unwrap();
+        let child = Command::new("ipmi_sim")
+            .args(["-n", "-c"])
+            .arg(d.join("lan.conf"))
+            .arg("-f")
+            .arg(d.join("cmd.emu"))
+            .arg("-s")
+            .arg(d.join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        IpmiSim { child, dir, port }
+    }
+
+    /// The UDP port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its folder: `power`, `boot`, `hook.log`.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
 }

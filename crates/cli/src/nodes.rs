@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use liveboot_bmc::{BmcError, Driver, Protocol, SeedUrls, Secret, Target, Timing, Tls, Vendor};
+use liveboot_bmc::{BmcError, Driver, Protocol, Secret, SeedUrls, Target, Timing, Tls, Vendor};
 use liveboot_inventory::Inventory;
 
 use crate::{note_raw, Failure};
@@ -213,7 +213,11 @@ fn target(inv: &Inventory, node: &str, insecure: bool) -> Result<Target, BmcErro
 }
 
 /// Runs `action` on every node named, `--parallel` at a time, and reports.
-pub fn run(args: &NodeArgs, action: Action, prepare: Option<&(dyn Fn(&Inventory, &str) -> Result<SeedUrls, String> + Sync)>) -> Result<(), Failure> {
+pub fn run(
+    args: &NodeArgs,
+    action: Action,
+    prepare: Option<&(dyn Fn(&Inventory, &str) -> Result<SeedUrls, String> + Sync)>,
+) -> Result<(), Failure> {
     let inv = load(&args.inventory)?;
     let nodes = expand(&inv, &args.names)?;
     if args.insecure {
@@ -286,10 +290,8 @@ fn human(v: &Value) -> String {
         parts.push(format!("power {p}"));
     }
     if let Some(m) = v.get("media").and_then(Value::as_array) {
-        let slots: Vec<String> = m
-            .iter()
-            .map(|s| format!("{}={}", s["id"].as_str().unwrap_or(""), s["image"].as_str().unwrap_or("empty")))
-            .collect();
+        let slots: Vec<String> =
+            m.iter().map(|s| format!("{}={}", s["id"].as_str().unwrap_or(""), s["image"].as_str().unwrap_or("empty"))).collect();
         if !slots.is_empty() {
             parts.push(format!("media {}", slots.join(" ")));
         }
@@ -309,7 +311,13 @@ fn human(v: &Value) -> String {
             parts.push("no jobs".into());
         }
         for j in jobs {
-            parts.push(format!("\n    {} {} {} {}", j["id"].as_str().unwrap_or(""), j["state"].as_str().unwrap_or(""), j["name"].as_str().unwrap_or(""), j["message"].as_str().unwrap_or("")));
+            parts.push(format!(
+                "\n    {} {} {} {}",
+                j["id"].as_str().unwrap_or(""),
+                j["state"].as_str().unwrap_or(""),
+                j["name"].as_str().unwrap_or(""),
+                j["message"].as_str().unwrap_or("")
+            ));
         }
     }
     if let Some(attrs) = v.get("attributes").and_then(Value::as_object) {
@@ -338,7 +346,10 @@ fn one(inv: &Inventory, node: &str, action: &Action, timing: &Timing, seed: Opti
                 Default::default()
             } else {
                 let all = d.bios_get(None)?;
-                wanted.iter().map(|k| (k.clone(), all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or(json!("(none)")))).collect()
+                wanted
+                    .iter()
+                    .map(|k| (k.clone(), all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or(json!("(none)"))))
+                    .collect()
             };
             let host = ssh.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']'])).unwrap_or(&ssh).to_string();
             json!({ "power": power.to_string(), "media": media, "bios": bios, "ping": ping(&host), "ssh": ssh_state(&ssh) })
@@ -386,7 +397,11 @@ fn wait_ssh(node: &str, addr: &str, within: Duration) -> Result<String, BmcError
         }
         std::thread::sleep(Duration::from_secs(2).min(within.saturating_sub(start.elapsed())));
     }
-    Err(BmcError { node: node.into(), step: "wait for SSH".into(), message: format!("{addr} gave no SSH banner within {} s (last: {last})", within.as_secs()) })
+    Err(BmcError {
+        node: node.into(),
+        step: "wait for SSH".into(),
+        message: format!("{addr} gave no SSH banner within {} s (last: {last})", within.as_secs()),
+    })
 }
 
 fn banner(addr: &str) -> Result<String, String> {
@@ -463,7 +478,8 @@ pub fn boot(project: &Path, a: BootArgs) -> Result<(), Failure> {
             }
             f
         };
-        let p = liveboot_publish::publish(&file, &dir).map_err(|e| Failure::input(format!("{}: cannot publish into {}: {e}", file.display(), dir.display())))?;
+        let p = liveboot_publish::publish(&file, &dir)
+            .map_err(|e| Failure::input(format!("{}: cannot publish into {}: {e}", file.display(), dir.display())))?;
         format!("{base}/{}", p.name)
     };
     check_url(&image_url).map_err(Failure::input)?;

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use liveboot_bmc_mock::{Faults, MockBmc, Shape};
+use liveboot_bmc_mock::{Faults, IpmiSim, MockBmc, Shape};
 use serde_json::Value;
 
 const PASSWORD: &str = "Kn0wn-Pa55word-7431";
@@ -30,6 +30,7 @@ struct Lab {
     dir: tempfile::TempDir,
     dell: MockBmc,
     plain: MockBmc,
+    ipmi: IpmiSim,
     _server: liveboot_publish::Server,
 }
 
@@ -40,18 +41,20 @@ fn lab(password_of_dell: &str) -> Lab {
     let server = liveboot_publish::serve(&pubdir, "127.0.0.1:0", Default::default()).unwrap();
     let dell = MockBmc::start(Shape::DellNew, "root", password_of_dell, Faults::default());
     let plain = MockBmc::start(Shape::Generic, "admin", PASSWORD, Faults::default());
+    let ipmi = IpmiSim::start(PASSWORD);
     let ssh = fake_sshd();
     std::fs::write(dir.path().join("live.iso"), vec![7u8; 100_000]).unwrap();
     std::fs::write(dir.path().join("bmc.pass"), format!("{PASSWORD}\n")).unwrap();
     let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGldy3/auhiwTtw13k3y0JgINAiDdmUfsTI8goR+3LQw alice@lab";
     let inv = format!(
-        "publish:\n  base_url: http://{addr}\n  dir: pub\nnodes:\n  d1:\n    ssh: 127.0.0.1:{ssh}\n    bios_attributes: [ProcVirtualization]\n    bmc:\n      address: {dell}\n      protocol: redfish\n      username: root\n      password_env: LB_TEST_BMC_PASSWORD\n  g1:\n    ssh: 127.0.0.1:{ssh}\n    bmc:\n      address: {plain}\n      protocol: redfish\n      username: admin\n      password_file: bmc.pass\nslices:\n  lab:\n    ssh_keys: [\"{key}\"]\n    nodes: [d1, g1]\n",
+        "publish:\n  base_url: http://{addr}\n  dir: pub\nnodes:\n  d1:\n    ssh: 127.0.0.1:{ssh}\n    bios_attributes: [ProcVirtualization]\n    bmc:\n      address: {dell}\n      protocol: redfish\n      username: root\n      password_env: LB_TEST_BMC_PASSWORD\n  g1:\n    ssh: 127.0.0.1:{ssh}\n    bmc:\n      address: {plain}\n      protocol: redfish\n      username: admin\n      password_file: bmc.pass\n  i1:\n    ssh: 127.0.0.1:{ssh}\n    bmc:\n      address: 127.0.0.1:{ipmi_port}\n      protocol: ipmi\n      username: admin\n      cipher_suite: 3\n      password_env: LB_TEST_BMC_PASSWORD\nslices:\n  lab:\n    ssh_keys: [\"{key}\"]\n    nodes: [d1, g1, i1]\n",
+        ipmi_port = ipmi.port(),
         addr = server.addr(),
         dell = dell.url(),
         plain = plain.url(),
     );
     std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
-    Lab { dir, dell, plain, _server: server }
+    Lab { dir, dell, plain, ipmi, _server: server }
 }
 
 fn run(lab: &Lab, args: &[&str]) -> Output {
@@ -67,7 +70,8 @@ fn run(lab: &Lab, args: &[&str]) -> Output {
 }
 
 fn json_of(o: &Output) -> Vec<Value> {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
 fn no_password(o: &Output, what: &str) {
@@ -87,7 +91,7 @@ fn every_node_command_works_and_none_shows_the_password() {
         vec!["status", "lab"],
         vec!["boot", "lab", "--image", iso, "--wait", "--timeout", "10", "--json"],
         vec!["boot", "lab", "--image", iso],
-        vec!["reboot", "d1", "g1", "--json"],
+        vec!["reboot", "d1", "g1", "i1", "--json"],
         vec!["wait", "lab", "--timeout", "5", "--json"],
         vec!["bios", "get", "d1", "--match", "virt", "--json"],
         vec!["bios", "set", "d1", "ProcVirtualization=Disabled", "--json"],
@@ -107,7 +111,7 @@ fn every_node_command_works_and_none_shows_the_password() {
     }
     // status: power, media, BIOS attribute, SSH banner, for both nodes.
     let st = json_of(&outputs[1]);
-    assert_eq!(st.len(), 2);
+    assert_eq!(st.len(), 3);
     assert!(st.iter().all(|n| n["ok"] == true && n["power"] == "On"), "{st:?}");
     let d1 = st.iter().find(|n| n["node"] == "d1").unwrap();
     assert_eq!(d1["bios"]["ProcVirtualization"], "Enabled");
@@ -115,6 +119,9 @@ fn every_node_command_works_and_none_shows_the_password() {
     assert_eq!(d1["media"].as_array().unwrap().len(), 2);
     // boot: both nodes have the published image and their own seed, and SSH answered.
     let boot = json_of(&outputs[3]);
+    let i1 = boot.iter().find(|n| n["node"] == "i1").unwrap();
+    assert_eq!(i1["boot"]["boot_once"], "bootdev pxe (EFI)", "{i1}");
+    assert!(std::fs::read_to_string(lab.ipmi.dir().join("hook.log")).unwrap().contains("boot pxe"));
     for n in &boot {
         assert_eq!(n["ok"], true, "{n}");
         assert!(n["ssh"].as_str().unwrap().starts_with("SSH-2.0-"));
@@ -127,10 +134,18 @@ fn every_node_command_works_and_none_shows_the_password() {
     let seed = lab.plain.get(Shape::Generic.paths().seed)["Image"].clone();
     assert_eq!(seed, "", "diskboot ejected it: {seed}");
     // The Dell's seed slot got d1's seed as ISO; the generic node's floppy got g1's as FAT (seen in the records).
-    let inserted: Vec<String> = lab.plain.record().requests.iter().filter(|(m, p, _)| m == "POST" && p.ends_with("InsertMedia")).map(|(_, _, b)| b["Image"].as_str().unwrap().to_string()).collect();
+    let inserted: Vec<String> = lab
+        .plain
+        .record()
+        .requests
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p.ends_with("InsertMedia"))
+        .map(|(_, _, b)| b["Image"].as_str().unwrap().to_string())
+        .collect();
     assert!(inserted.iter().any(|u| u.contains("/cidata-g1-") && u.ends_with(".img")), "{inserted:?}");
     let jobs = json_of(&outputs[10]);
     assert_eq!(jobs[0]["jobs"].as_array().unwrap().len(), 1, "the BIOS change made a job: {jobs:?}");
+    assert_eq!(std::fs::read_to_string(lab.ipmi.dir().join("boot")).unwrap().trim(), "default", "diskboot on IPMI: bootdev disk");
     let off = json_of(&outputs[14]);
     assert!(off.iter().all(|n| n["power"] == "Off"));
     // Every session every command opened was closed.
@@ -153,7 +168,7 @@ fn failures_name_node_and_step_and_never_the_password() {
     assert!(d1["error"].as_str().unwrap().starts_with("d1: log in: login failed: "), "{d1}");
     assert!(v.iter().any(|n| n["node"] == "g1" && n["ok"] == true));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("error: d1: log in:") && err.contains("1 of 2 nodes failed"), "{err}");
+    assert!(err.contains("error: d1: log in:") && err.contains("1 of 3 nodes failed"), "{err}");
     // A missing password variable names the variable, not a value.
     let o = Command::new(env!("CARGO_BIN_EXE_liveboot"))
         .args(["status", "d1", "--inventory"])
@@ -164,6 +179,10 @@ fn failures_name_node_and_step_and_never_the_password() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("environment variable LB_TEST_BMC_PASSWORD (its BMC password) is not set"));
     // Unknown names get a suggestion.
     let o = run(&lab, &["status", "d2"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no node or slice named 'd2' (did you mean 'd1'?)"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no node or slice named 'd2' (did you mean 'd1'?)"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let _ = Path::new("");
 }

@@ -45,7 +45,11 @@ fn wait_port(port: u16, what: &str, child: &mut Child, log: &Path) {
         if let Ok(Some(st)) = child.try_wait() {
             panic!("{what} exited ({st}): {}", std::fs::read_to_string(log).unwrap_or_default());
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "{what} did not listen on {port}: {}", std::fs::read_to_string(log).unwrap_or_default());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} did not listen on {port}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -77,7 +81,12 @@ fn lab() -> Lab {
     let sport = free_port();
     let systems: Vec<String> = NODES
         .iter()
-        .map(|(n, u)| format!("{{'uuid': '{u}', 'name': '{n}', 'power_state': 'Off', 'nics': [{{'mac': '52:54:00:aa:00:0{}', 'ip': '127.0.0.1'}}]}}", &n[1..]))
+        .map(|(n, u)| {
+            format!(
+                "{{'uuid': '{u}', 'name': '{n}', 'power_state': 'Off', 'nics': [{{'mac': '52:54:00:aa:00:0{}', 'ip': '127.0.0.1'}}]}}",
+                &n[1..]
+            )
+        })
         .collect();
     let config = format!(
         "SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\nSUSHY_EMULATOR_LISTEN_PORT = {sport}\nSUSHY_EMULATOR_AUTH_FILE = '{}'\nSUSHY_EMULATOR_FAKE_DRIVER = True\nSUSHY_EMULATOR_FAKE_SYSTEMS = [{}]\nSUSHY_EMULATOR_STATE_DIR = '{}'\n",

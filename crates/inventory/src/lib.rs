@@ -86,12 +86,15 @@ impl Inventory {
         }
         if let Some(f) = &bmc.password_file {
             let path = self.file.parent().unwrap_or(Path::new(".")).join(f);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                format!("{}: node '{node}': cannot read BMC password file {}: {e}", self.file.display(), path.display())
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{}: node '{node}': cannot read BMC password file {}: {e}", self.file.display(), path.display()))?;
             let first = text.lines().next().unwrap_or("").to_string();
             if first.is_empty() {
-                return Err(format!("{}: the first line of {} is empty; write the BMC password there", self.file.display(), path.display()));
+                return Err(format!(
+                    "{}: the first line of {} is empty; write the BMC password there",
+                    self.file.display(),
+                    path.display()
+                ));
             }
             return Ok(first);
         }

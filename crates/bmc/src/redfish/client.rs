@@ -64,14 +64,8 @@ impl Client {
             .user_agent(concat!("liveboot/", env!("CARGO_PKG_VERSION")))
             .tls_config(Arc::new(tls_config(tls)?))
             .build();
-        let mut c = Client {
-            agent,
-            base,
-            username: username.to_string(),
-            password: password.clone(),
-            auth: Auth::None,
-            timing: timing.clone(),
-        };
+        let mut c =
+            Client { agent, base, username: username.to_string(), password: password.clone(), auth: Auth::None, timing: timing.clone() };
         // The service root is public by the standard; some services (sushy-tools with an auth
         // file) want credentials for it too.
         let root = match c.get("/redfish/v1/") {
@@ -188,7 +182,8 @@ impl Client {
                 Ok(r) if r.status == 401 && !relogged && matches!(self.auth, Auth::Session { .. }) => {
                     // The session expired under us: log in again once.
                     relogged = true;
-                    let sessions = self.get("/redfish/v1/")?.pointer("/Links/Sessions/@odata.id").and_then(Value::as_str).map(str::to_string);
+                    let sessions =
+                        self.get("/redfish/v1/")?.pointer("/Links/Sessions/@odata.id").and_then(Value::as_str).map(str::to_string);
                     if let Some(s) = sessions {
                         self.auth = Auth::Basic(self.password.clone());
                         self.login(&s)?;
@@ -203,12 +198,16 @@ impl Client {
                 }
                 Ok(r) => {
                     let msg = message_of(&r.body);
-                    let retryable = r.status == 503
-                        || (r.status >= 500 && method == "GET")
-                        || RETRYABLE_MESSAGES.iter().any(|id| msg.contains(id));
+                    let retryable =
+                        r.status == 503 || (r.status >= 500 && method == "GET") || RETRYABLE_MESSAGES.iter().any(|id| msg.contains(id));
                     if !retryable || last {
                         let tries = if attempt > 1 { format!(" (tried {attempt} times)") } else { String::new() };
-                        return Err(format!("{method} {path}: HTTP {}{}{tries}{}", r.status, if msg.is_empty() { String::new() } else { format!(": {msg}") }, hint(&msg)));
+                        return Err(format!(
+                            "{method} {path}: HTTP {}{}{tries}{}",
+                            r.status,
+                            if msg.is_empty() { String::new() } else { format!(": {msg}") },
+                            hint(&msg)
+                        ));
                     }
                     match r.retry_after {
                         Some(s) => Duration::from_secs(s).min(self.timing.max_retry_after),
@@ -276,13 +275,11 @@ impl Client {
                 }
             }
             state = if s.is_empty() { "running".into() } else { s.to_string() };
-            let pause = r.retry_after.map(Duration::from_secs).unwrap_or(self.timing.poll).min(self.timing.poll.max(Duration::from_millis(50)));
+            let pause =
+                r.retry_after.map(Duration::from_secs).unwrap_or(self.timing.poll).min(self.timing.poll.max(Duration::from_millis(50)));
             std::thread::sleep(pause);
         }
-        Err(format!(
-            "task {monitor} still {state} after {} s; it may finish later: see `liveboot jobs`",
-            self.timing.settle.as_secs()
-        ))
+        Err(format!("task {monitor} still {state} after {} s; it may finish later: see `liveboot jobs`", self.timing.settle.as_secs()))
     }
 }
 
@@ -472,7 +469,8 @@ mod tests {
 
     #[test]
     fn success_shaped_error_bodies_are_judged_by_their_message_ids() {
-        let ok = serde_json::json!({"error": {"code": "iLO.0.10.ExtendedInfo", "@Message.ExtendedInfo": [{"MessageId": "Base.1.4.Success"}]}});
+        let ok =
+            serde_json::json!({"error": {"code": "iLO.0.10.ExtendedInfo", "@Message.ExtendedInfo": [{"MessageId": "Base.1.4.Success"}]}});
         assert_eq!(failure_in_success(&ok), None);
         let bad = serde_json::json!({"error": {"@Message.ExtendedInfo": [{"MessageId": "iLO.2.14.InvalidOperationForSystemState", "Message": "no"}]}});
         assert!(failure_in_success(&bad).unwrap().contains("InvalidOperationForSystemState"));

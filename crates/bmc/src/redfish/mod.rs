@@ -114,7 +114,16 @@ impl Redfish {
         let (system, manager, slots, sys) = discover().map_err(|m| fail("discover", m))?;
         let vendor = t.vendor.unwrap_or_else(|| quirks::detect(&root, &sys));
         let fw = Firmware { media_under_manager_only: !slots.is_empty() && !slots.iter().any(|s| s.path.starts_with(&system)) };
-        Ok(Redfish { client, node: t.node.clone(), timing: timing.clone(), vendor, quirks: Quirks::for_vendor(vendor, fw), system, manager, slots })
+        Ok(Redfish {
+            client,
+            node: t.node.clone(),
+            timing: timing.clone(),
+            vendor,
+            quirks: Quirks::for_vendor(vendor, fw),
+            system,
+            manager,
+            slots,
+        })
     }
 
     fn fail(&self, step: &str, message: impl Into<String>) -> BmcError {
@@ -303,7 +312,10 @@ impl Redfish {
 
     fn insert(&mut self, slot: &Slot, url: &str) -> Result<(), String> {
         if self.quirks.plain_urls_only && (url.contains('?') || url.contains('=')) {
-            return Err(format!("{:?} BMCs refuse image URLs with '?' or '=': publish the file with `liveboot publish` ({url})", self.quirks.vendor));
+            return Err(format!(
+                "{:?} BMCs refuse image URLs with '?' or '=': publish the file with `liveboot publish` ({url})",
+                self.quirks.vendor
+            ));
         }
         let mut body = json!({ "Image": url });
         if self.quirks.send_inserted {
@@ -341,11 +353,10 @@ impl Redfish {
         };
         // The seed goes into a second CD slot as ISO 9660, else a USB stick or floppy slot as FAT.
         let others: Vec<Slot> = self.slots.iter().filter(|s| s.path != cd.path).cloned().collect();
-        let seed_slot = others
-            .iter()
-            .find(|s| Self::takes(s, &["CD", "DVD"]))
-            .map(|s| (s.clone(), seed.iso.clone(), "iso"))
-            .or_else(|| others.iter().find(|s| Self::takes(s, &["USBStick", "Floppy"])).map(|s| (s.clone(), seed.vfat.clone(), "vfat")));
+        let seed_slot =
+            others.iter().find(|s| Self::takes(s, &["CD", "DVD"])).map(|s| (s.clone(), seed.iso.clone(), "iso")).or_else(|| {
+                others.iter().find(|s| Self::takes(s, &["USBStick", "Floppy"])).map(|s| (s.clone(), seed.vfat.clone(), "vfat"))
+            });
         let Some((seed_slot, seed_url, seed_format)) = seed_slot else {
             return Err(self.fail(
                 "find a slot for the seed",
@@ -457,10 +468,15 @@ impl Redfish {
             let mut out = serde_json::Map::new();
             for (k, v) in pairs {
                 let Some(current) = attrs.get(k) else {
-                    let close: Vec<&String> = attrs.keys().filter(|a| a.to_ascii_lowercase().contains(&k.to_ascii_lowercase())).take(3).collect();
+                    let close: Vec<&String> =
+                        attrs.keys().filter(|a| a.to_ascii_lowercase().contains(&k.to_ascii_lowercase())).take(3).collect();
                     return Err(format!(
                         "no BIOS attribute '{k}'{}",
-                        if close.is_empty() { " (list them with `liveboot bios get`)".to_string() } else { format!(" (did you mean {close:?}?)") }
+                        if close.is_empty() {
+                            " (list them with `liveboot bios get`)".to_string()
+                        } else {
+                            format!(" (did you mean {close:?}?)")
+                        }
                     ));
                 };
                 out.insert(k.clone(), typed(current, v).map_err(|e| format!("{k}={v}: {e}"))?);
@@ -531,7 +547,11 @@ impl Redfish {
                     name: s("Name"),
                     state: if j.get("JobState").is_some() { s("JobState") } else { s("TaskState") },
                     percent: j.get("PercentComplete").and_then(Value::as_u64),
-                    message: if j.get("Message").is_some() { s("Message") } else { j.pointer("/Messages/0/Message").and_then(Value::as_str).unwrap_or("").into() },
+                    message: if j.get("Message").is_some() {
+                        s("Message")
+                    } else {
+                        j.pointer("/Messages/0/Message").and_then(Value::as_str).unwrap_or("").into()
+                    },
                 });
             }
             Ok(jobs)
@@ -546,7 +566,8 @@ impl Redfish {
             if dell {
                 // Source: Dell iDRAC Redfish API guide, DellJobService; quads#726, bmclib#467.
                 let m = r.manager.clone().unwrap_or_default();
-                let target = format!("/redfish/v1/Dell{}/DellJobService/Actions/DellJobService.DeleteJobQueue", m.trim_start_matches("/redfish/v1"));
+                let target =
+                    format!("/redfish/v1/Dell{}/DellJobService/Actions/DellJobService.DeleteJobQueue", m.trim_start_matches("/redfish/v1"));
                 r.client.post(&target, &json!({ "JobID": id.unwrap_or("JID_CLEARALL") }))?;
                 return Ok(if id.is_some() { 1 } else { jobs.len() });
             }
