@@ -34,6 +34,24 @@ pub enum Bench {
         #[arg(long, default_value_t = 3)]
         level: u32,
     },
+    /// HTTP throughput: `liveboot serve` against nginx, 32 concurrent Range readers (as BMCs read ISOs).
+    Serve {
+        /// Size of the served file in MiB.
+        #[arg(long, default_value_t = 512)]
+        size_mib: u64,
+        /// Size of each Range request in KiB.
+        #[arg(long, default_value_t = 1024)]
+        chunk_kib: u64,
+        /// Concurrent readers.
+        #[arg(long, default_value_t = 32)]
+        readers: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        secs: u64,
+        /// Measurements per server (alternating).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
 }
 
 pub fn run(what: Bench) -> Result<()> {
@@ -50,6 +68,9 @@ pub fn run(what: Bench) -> Result<()> {
     match what {
         Bench::Seeds { count, peer_count, dir } => seeds(count, peer_count, dir),
         Bench::Squashfs { tree, level } => crate::squashfs::bench(tree, level),
+        Bench::Serve { size_mib, chunk_kib, readers, secs, rounds } => {
+            crate::serve_bench::bench(size_mib, chunk_kib, readers, secs, rounds)
+        }
     }
 }
 

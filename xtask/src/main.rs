@@ -8,6 +8,7 @@
 
 mod bench;
 mod deps;
+mod serve_bench;
 mod squashfs;
 
 use std::path::{Path, PathBuf};

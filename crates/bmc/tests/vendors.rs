@@ -210,7 +210,7 @@ fn bios_get_set_reset_and_the_dell_job_queue() {
 fn fault(faults: Faults, timing: Timing) -> (BmcError, MockBmc) {
     let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, faults);
     let r = Driver::connect(&target(&bmc), &timing).and_then(|mut d| d.boot(IMAGE, &seed()));
-    let e = r.err().expect("the flow fails");
+    let Err(e) = r else { panic!("the flow fails") };
     let line = e.to_string();
     assert!(!line.contains('\n'), "one line: {line}");
     assert!(line.starts_with(&format!("n1: {}: ", e.step)), "{line}");

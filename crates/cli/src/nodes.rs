@@ -212,12 +212,11 @@ fn target(inv: &Inventory, node: &str, insecure: bool) -> Result<Target, BmcErro
     })
 }
 
+/// Writes and publishes a node's seed before its boot (see [`boot`]).
+pub type SeedPublisher<'a> = dyn Fn(&Inventory, &str) -> Result<SeedUrls, String> + Sync + 'a;
+
 /// Runs `action` on every node named, `--parallel` at a time, and reports.
-pub fn run(
-    args: &NodeArgs,
-    action: Action,
-    prepare: Option<&(dyn Fn(&Inventory, &str) -> Result<SeedUrls, String> + Sync)>,
-) -> Result<(), Failure> {
+pub fn run(args: &NodeArgs, action: Action, prepare: Option<&SeedPublisher<'_>>) -> Result<(), Failure> {
     let inv = load(&args.inventory)?;
     let nodes = expand(&inv, &args.names)?;
     if args.insecure {
@@ -237,7 +236,7 @@ pub fn run(
                     Some(f) => f(inv, &node).map(Some).map_err(|m| BmcError { node: node.clone(), step: "publish seed".into(), message: m }),
                     None => Ok(None),
                 };
-                let r = seed.and_then(|seed| one(inv, &node, &action, &timing, seed.as_ref(), args.insecure));
+                let r = seed.and_then(|seed| one(inv, &node, &action, timing, seed.as_ref(), args.insecure));
                 let secs = start.elapsed().as_secs_f64();
                 let v = match r {
                     Ok(mut v) => {
