@@ -91,13 +91,48 @@ struct State {
 /// A running fake BMC; stops when dropped.
 pub struct MockBmc {
     addr: SocketAddr,
+    tls: Option<Tls>,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 }
 
 impl MockBmc {
-    /// Starts a BMC of `shape` on 127.0.0.1 with these credentials and faults.
+    /// Starts a BMC of `shape` on 127.0.0.1 with these credentials and faults (plain HTTP).
     pub fn start(shape: Shape, user: &str, password: &str, faults: Faults) -> MockBmc {
+        Self::start_with(shape, user, password, faults, None)
+    }
+
+    /// The same over HTTPS with a fresh self-signed certificate for `localhost`/127.0.0.1, as
+    /// BMCs come out of the box.
+    pub fn start_tls(shape: Shape, user: &str, password: &str) -> MockBmc {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("params");
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        let der = cert.der().to_vec();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![rustls::pki_types::CertificateDer::from(der.clone())],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("server config");
+        Self::start_with(shape, user, password, Faults::default(), Some(Tls { config: Arc::new(config), der, pem: cert.pem() }))
+    }
+
+    /// The certificate (DER) of an HTTPS BMC.
+    pub fn cert_der(&self) -> &[u8] {
+        &self.tls.as_ref().expect("an HTTPS BMC").der
+    }
+
+    /// The certificate (PEM) of an HTTPS BMC.
+    pub fn cert_pem(&self) -> &str {
+        &self.tls.as_ref().expect("an HTTPS BMC").pem
+    }
+
+    fn start_with(shape: Shape, user: &str, password: &str, faults: Faults, tls: Option<Tls>) -> MockBmc {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
         let state = Arc::new(Mutex::new(State {
@@ -115,6 +150,7 @@ impl MockBmc {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
+        let config = tls.as_ref().map(|t| t.config.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if sp.load(Ordering::SeqCst) {
@@ -122,16 +158,26 @@ impl MockBmc {
                 }
                 if let Ok(conn) = conn {
                     let st = st.clone();
-                    std::thread::spawn(move || handle(conn, st));
+                    let config = config.clone();
+                    std::thread::spawn(move || match config {
+                        None => handle(conn, st),
+                        Some(c) => {
+                            let Ok(server) = rustls::ServerConnection::new(c) else { return };
+                            handle(rustls::StreamOwned::new(server, conn), st)
+                        }
+                    });
                 }
             }
         });
-        MockBmc { addr, state, stop }
+        MockBmc { addr, tls, state, stop }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://localhost:PORT` over TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls {
+            None => format!("http://{}", self.addr),
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+        }
     }
 
     /// What it saw so far.
@@ -337,6 +383,29 @@ fn build(shape: Shape) -> BTreeMap<String, Value> {
     t
 }
 
+struct Tls {
+    config: Arc<rustls::ServerConfig>,
+    der: Vec<u8>,
+    pem: String,
+}
+
+/// A connection, plain or TLS.
+trait Conn: Read + Write {
+    fn reset(&mut self);
+}
+
+impl Conn for TcpStream {
+    fn reset(&mut self) {
+        let _ = self.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn reset(&mut self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+    }
+}
+
 struct Request {
     method: String,
     path: String,
@@ -344,8 +413,8 @@ struct Request {
     body: Value,
 }
 
-fn read_request(conn: &mut TcpStream) -> Option<Request> {
-    let mut r = BufReader::new(conn.try_clone().ok()?);
+fn read_request(conn: &mut impl Conn) -> Option<Request> {
+    let mut r = BufReader::new(conn);
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
@@ -387,7 +456,7 @@ fn ans(status: u16, body: Value) -> Answer {
     Answer { status, body, headers: Vec::new() }
 }
 
-fn handle(mut conn: TcpStream, st: Arc<Mutex<State>>) {
+fn handle(mut conn: impl Conn, st: Arc<Mutex<State>>) {
     let Some(req) = read_request(&mut conn) else { return };
     let (reset, slow) = {
         let mut s = st.lock().unwrap();
@@ -402,8 +471,7 @@ fn handle(mut conn: TcpStream, st: Arc<Mutex<State>>) {
         (reset, if light { None } else { s.faults.slow })
     };
     if reset {
-        // Closing with the request unread makes the kernel answer with RST.
-        let _ = conn.shutdown(std::net::Shutdown::Both);
+        conn.reset();
         return;
     }
     if let Some(d) = slow {
@@ -417,6 +485,7 @@ fn handle(mut conn: TcpStream, st: Arc<Mutex<State>>) {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     let _ = conn.write_all(format!("{head}\r\n{body}").as_bytes());
+    let _ = conn.flush();
 }
 
 fn authorized(req: &Request, s: &State) -> bool {

@@ -294,3 +294,43 @@ fn wrong_password_says_so_without_echoing_it() {
     assert!(e.message.contains("HTTP 401") && e.message.contains("check the user name and the password"), "{e}");
     assert!(!e.to_string().contains(PASSWORD));
 }
+
+// ---- TLS: verified by default, a pinned fingerprint or a CA file for self-signed BMCs ----
+
+fn tls_target(bmc: &MockBmc, tls: Tls) -> Target {
+    Target { tls, ..target(bmc) }
+}
+
+#[test]
+fn tls_self_signed_bmc_is_refused_by_default_with_what_to_do() {
+    let bmc = MockBmc::start_tls(Shape::Generic, "root", PASSWORD);
+    let Err(e) = Driver::connect(&tls_target(&bmc, Tls::Verify { ca_file: None }), &fast()) else { panic!("connected to an untrusted BMC") };
+    assert_eq!(e.step, "log in");
+    assert!(e.message.contains("set bmc.ca_file or bmc.fingerprint"), "{e}");
+    assert_eq!(bmc.record().requests.len(), 0, "nothing was sent, least of all the password");
+}
+
+#[test]
+fn tls_pinned_fingerprint_is_trusted_and_a_wrong_one_is_not() {
+    use sha2::Digest;
+    let bmc = MockBmc::start_tls(Shape::Generic, "root", PASSWORD);
+    let fp: [u8; 32] = sha2::Sha256::digest(bmc.cert_der()).into();
+    let mut d = Driver::connect(&tls_target(&bmc, Tls::Fingerprint(fp)), &fast()).unwrap();
+    d.boot(IMAGE, &seed()).unwrap();
+    drop(d);
+    assert_eq!(bmc.open_sessions(), 0);
+    let mut wrong = fp;
+    wrong[0] ^= 1;
+    let Err(e) = Driver::connect(&tls_target(&bmc, Tls::Fingerprint(wrong)), &fast()) else { panic!("wrong fingerprint accepted") };
+    assert!(e.message.contains("is not the one in the inventory (bmc.fingerprint)"), "{e}");
+}
+
+#[test]
+fn tls_ca_file_is_trusted() {
+    let bmc = MockBmc::start_tls(Shape::Generic, "root", PASSWORD);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("bmc-ca.pem");
+    std::fs::write(&ca, bmc.cert_pem()).unwrap();
+    let mut d = Driver::connect(&tls_target(&bmc, Tls::Verify { ca_file: Some(ca) }), &fast()).unwrap();
+    assert_eq!(d.power().unwrap(), liveboot_bmc::Power::Off);
+}
