@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 
-use liveboot_seed::{seed_file_name, write_batch, Seed, SeedRenderer};
+use liveboot_publish::write_batch;
+use liveboot_seed::{seed_file_name, Seed, SeedRenderer};
 
 #[derive(Subcommand)]
 pub enum Bench {

@@ -304,7 +304,9 @@ fn tls_target(bmc: &MockBmc, tls: Tls) -> Target {
 #[test]
 fn tls_self_signed_bmc_is_refused_by_default_with_what_to_do() {
     let bmc = MockBmc::start_tls(Shape::Generic, "root", PASSWORD);
-    let Err(e) = Driver::connect(&tls_target(&bmc, Tls::Verify { ca_file: None }), &fast()) else { panic!("connected to an untrusted BMC") };
+    let Err(e) = Driver::connect(&tls_target(&bmc, Tls::Verify { ca_file: None }), &fast()) else {
+        panic!("connected to an untrusted BMC")
+    };
     assert_eq!(e.step, "log in");
     assert!(e.message.contains("set bmc.ca_file or bmc.fingerprint"), "{e}");
     assert_eq!(bmc.record().requests.len(), 0, "nothing was sent, least of all the password");

@@ -6,8 +6,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use liveboot_publish::write_batch;
 use liveboot_recipe::plan::{plan, PlanOptions};
-use liveboot_seed::{seed_file_name, write_batch, SeedRenderer};
+use liveboot_seed::{seed_file_name, SeedRenderer};
 
 /// Build cloud-init live images and boot bare-metal servers from them.
 ///

@@ -76,25 +76,11 @@ pub struct ManifestArtifact {
 
 /// Writes `bytes` at `dest` through a temporary file and a rename.
 fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    liveboot_seed::write_batch(&[(dest.to_path_buf(), bytes.to_vec())]).map_err(|e| BuildError::io("cannot write", dest, e))
+    liveboot_publish::write_batch(&[(dest.to_path_buf(), bytes.to_vec())]).map_err(|e| BuildError::io("cannot write", dest, e))
 }
 
-/// Places `src` at `dest`: a hard link when possible, else a copy; through a temporary name.
 fn place(src: &Path, dest: &Path) -> Result<(), BuildError> {
-    use std::os::unix::fs::MetadataExt;
-    if let (Ok(a), Ok(b)) = (std::fs::metadata(src), std::fs::metadata(dest)) {
-        if a.dev() == b.dev() && a.ino() == b.ino() {
-            return Ok(());
-        }
-    }
-    let parent = dest.parent().expect("artifact paths have a folder");
-    std::fs::create_dir_all(parent).map_err(|e| BuildError::io("cannot create", parent, e))?;
-    let tmp = parent.join(format!(".tmp-{}-{}", dest.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(src, &tmp).is_err() {
-        std::fs::copy(src, &tmp).map_err(|e| BuildError::io("cannot copy to", &tmp, e))?;
-    }
-    std::fs::rename(&tmp, dest).map_err(|e| BuildError::io("cannot rename to", dest, e))
+    liveboot_publish::place(src, dest).map_err(|e| BuildError::io("cannot place", dest, e))
 }
 
 /// Files under `dir`, relative, sorted; the stage's own record left out.

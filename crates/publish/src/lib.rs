@@ -55,27 +55,79 @@ pub fn published_name(src: &Path, sha256: &str) -> String {
     }
 }
 
-/// Publishes `src` into `dir`: a hard link or a copy under a temporary name, renamed to its
-/// content-addressed name. A name that exists already holds the same bytes and is left alone.
+/// Publishes `src` into `dir` under its content-addressed name (see [`place`]). A name that
+/// exists already holds the same bytes and is left alone.
 pub fn publish(src: &Path, dir: &Path) -> std::io::Result<Published> {
     let sha256 = sha256_file(src)?;
     let bytes = std::fs::metadata(src)?.len();
     let name = published_name(src, &sha256);
     let dest = dir.join(&name);
-    std::fs::create_dir_all(dir)?;
     if dest.exists() {
         return Ok(Published { name, sha256, bytes, placed: false });
     }
-    let tmp: PathBuf = dir.join(format!(".tmp-{name}-{}", std::process::id()));
+    place(src, &dest)?;
+    Ok(Published { name, sha256, bytes, placed: true })
+}
+
+/// Places `src` at `dest` for others to read: a hard link when both are on one file system and
+/// the source is readable by all (no copy), else a copy flushed to disk and made 0644;
+/// always through a temporary name renamed over `dest`, so a reader never sees half a file.
+/// Nothing to do when `dest` already is `src`.
+pub fn place(src: &Path, dest: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if let (Ok(a), Ok(b)) = (std::fs::metadata(src), std::fs::metadata(dest)) {
+        if a.dev() == b.dev() && a.ino() == b.ino() {
+            return Ok(());
+        }
+    }
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let tmp: PathBuf = parent.join(format!(".tmp-{}-{}", dest.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(src, &tmp).is_err() {
+    // A hard link shares the source's permissions: only link what everyone may read already,
+    // copy the rest (never chmod the caller's file).
+    let readable = std::fs::metadata(src)?.mode() & 0o044 == 0o044;
+    if !readable || std::fs::hard_link(src, &tmp).is_err() {
         std::fs::copy(src, &tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
         std::fs::File::open(&tmp)?.sync_all()?;
     }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
-    std::fs::rename(&tmp, &dest)?;
-    Ok(Published { name, sha256, bytes, placed: true })
+    std::fs::rename(&tmp, dest)
+}
+
+/// Writes files atomically as one batch: every file goes to a temporary file beside its final
+/// path, the file systems are flushed once (syncfs), then each temporary file is renamed over its
+/// final path. A reader never sees half a file, a crash or kill leaves no partial file at a
+/// final path, and a batch of a thousand seeds costs one flush instead of a thousand fsyncs.
+pub fn write_batch(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new().prefix(".liveboot-").tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        // Temporary files are private (0600); published files are for web servers and BMCs.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        staged.push((tmp, path));
+    }
+    let mut flushed: Vec<u64> = Vec::new();
+    for (tmp, _) in &staged {
+        use std::os::unix::fs::MetadataExt;
+        let dev = tmp.as_file().metadata()?.dev();
+        if !flushed.contains(&dev) {
+            // SAFETY: syncfs only reads the descriptor, which the open temporary file owns.
+            if unsafe { libc::syncfs(tmp.as_file().as_raw_fd()) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            flushed.push(dev);
+        }
+    }
+    for (tmp, path) in staged {
+        tmp.persist(path).map_err(|e| e.error)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -99,5 +151,13 @@ mod tests {
         assert_eq!(std::fs::read(out.join(&a.name)).unwrap(), b"one");
         // Publishing the same bytes again is a no-op.
         assert!(!publish(&src, &out).unwrap().placed);
+        // A private source is copied, and the copy is readable; the source keeps its mode.
+        use std::os::unix::fs::PermissionsExt;
+        let private = d.path().join("private.iso");
+        std::fs::write(&private, b"three").unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let c = publish(&private, &out).unwrap();
+        assert_eq!(std::fs::metadata(out.join(&c.name)).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

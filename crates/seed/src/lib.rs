@@ -256,41 +256,6 @@ pub struct NodeFacts {
     pub vendor_data: Option<String>,
 }
 
-/// Writes files atomically as one batch: every file goes to a temporary file beside its final
-/// path, the file systems are flushed once (syncfs), then each temporary file is renamed over its
-/// final path. A reader never sees half a file, a crash or kill leaves no partial file at a
-/// final path, and a batch of a thousand seeds costs one flush instead of a thousand fsyncs.
-pub fn write_batch(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::fd::AsRawFd;
-    let mut staged = Vec::with_capacity(files.len());
-    for (path, bytes) in files {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new().prefix(".liveboot-").tempfile_in(dir)?;
-        tmp.write_all(bytes)?;
-        // Temporary files are private (0600); published files are for web servers and BMCs.
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        staged.push((tmp, path));
-    }
-    let mut flushed: Vec<u64> = Vec::new();
-    for (tmp, _) in &staged {
-        use std::os::unix::fs::MetadataExt;
-        let dev = tmp.as_file().metadata()?.dev();
-        if !flushed.contains(&dev) {
-            // SAFETY: syncfs only reads the descriptor, which the open temporary file owns.
-            if unsafe { libc::syncfs(tmp.as_file().as_raw_fd()) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            flushed.push(dev);
-        }
-    }
-    for (tmp, path) in staged {
-        tmp.persist(path).map_err(|e| e.error)?;
-    }
-    Ok(())
-}
-
 /// The file name of a node's seed image.
 pub fn seed_file_name(node: &str, format: Format) -> String {
     match format {
