@@ -226,6 +226,7 @@ pub fn run(args: &NodeArgs, action: Action, prepare: Option<&SeedPublisher<'_>>)
     let results: Arc<Mutex<BTreeMap<String, Value>>> = Default::default();
     let queue = Arc::new(Mutex::new(nodes.clone()));
     let action = Arc::new(action);
+    let many = nodes.len() > 1;
     std::thread::scope(|s| {
         for _ in 0..args.parallel.clamp(1, 64).min(nodes.len()) {
             let (queue, results, action, inv, timing) = (queue.clone(), results.clone(), action.clone(), &inv, &timing);
@@ -238,6 +239,9 @@ pub fn run(args: &NodeArgs, action: Action, prepare: Option<&SeedPublisher<'_>>)
                 };
                 let r = seed.and_then(|seed| one(inv, &node, &action, timing, seed.as_ref(), args.insecure));
                 let secs = start.elapsed().as_secs_f64();
+                if many && !args.json {
+                    note_raw(&format!("{node}: {} after {secs:.1} s\n", if r.is_ok() { "done" } else { "failed" }));
+                }
                 let v = match r {
                     Ok(mut v) => {
                         v["node"] = json!(node);
@@ -388,6 +392,7 @@ fn one(inv: &Inventory, node: &str, action: &Action, timing: &Timing, seed: Opti
 /// Waits until `addr` answers with an SSH banner; returns the banner.
 fn wait_ssh(node: &str, addr: &str, within: Duration) -> Result<String, BmcError> {
     let start = Instant::now();
+    note_raw(&format!("{node}: waiting for SSH on {addr} (up to {} s)\n", within.as_secs()));
     let mut last = String::from("nothing tried");
     while start.elapsed() < within {
         match banner(addr) {
