@@ -27,7 +27,31 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("openipmi", "ipmi_sim, the IPMI BMC simulator the IPMI tests talk to"),
     ("nginx-light", "the peer web server of `cargo xtask bench serve`"),
     ("iputils-ping", "ping, for `liveboot status`"),
+    ("libvirt-daemon", "libvirtd for the virtual server of the whole-loop test (run in a private mount namespace)"),
+    ("libvirt-daemon-driver-qemu", "libvirt's QEMU driver"),
+    ("libvirt-clients", "virsh, to set up the virtual server"),
+    ("python3-libvirt", "libvirt bindings for sushy-emulator's libvirt driver (the venv sees Debian's packages)"),
+    ("python3-venv", "the venv of the Python test tools"),
+    ("curl", "reads published URLs back in the end-to-end tests"),
 ];
+
+/// libvirt's QEMU driver refuses to start without its user, which Debian creates only in
+/// libvirt-daemon-system (that package would also start the host's own libvirtd).
+fn libvirt_user() -> Result<()> {
+    let exists = Command::new("getent").args(["passwd", "libvirt-qemu"]).output().map(|o| o.status.success()).unwrap_or(false);
+    if exists {
+        return Ok(());
+    }
+    eprintln!("xtask deps: creating the system user libvirt-qemu");
+    let ok = Command::new("useradd")
+        .args(["--system", "--user-group", "--no-create-home", "--home-dir", "/var/lib/libvirt", "--shell", "/usr/sbin/nologin", "libvirt-qemu"])
+        .status()?
+        .success();
+    if !ok {
+        bail!("useradd libvirt-qemu failed (needs root)");
+    }
+    Ok(())
+}
 
 /// The Python virtual environment holding the test tools of requirements-test.txt.
 pub fn venv() -> std::path::PathBuf {
@@ -43,9 +67,11 @@ pub fn python_tools() -> Result<()> {
         return Ok(());
     }
     eprintln!("xtask deps: installing the Python test tools into {}", venv().display());
-    let ok = Command::new("python3").args(["-m", "venv", "--clear"]).arg(venv()).status()?.success();
+    // Debian's Python, with its packages visible: sushy-emulator's libvirt driver imports
+    // python3-libvirt, a C extension built for it. The pinned tools inside the venv win.
+    let ok = Command::new("/usr/bin/python3").args(["-m", "venv", "--clear", "--system-site-packages"]).arg(venv()).status()?.success();
     if !ok {
-        bail!("python3 -m venv {} failed; Python 3.11 with venv is needed", venv().display());
+        bail!("/usr/bin/python3 -m venv {} failed (Debian's python3-venv is needed)", venv().display());
     }
     let ok =
         Command::new(venv().join("bin/pip")).args(["install", "-q", "--disable-pip-version-check", "-r"]).arg(&reqs).status()?.success();
@@ -75,6 +101,7 @@ fn candidate(pkg: &str) -> Option<String> {
 /// Installs what is missing; does nothing (quickly) when all is there.
 pub fn install() -> Result<()> {
     apt_packages()?;
+    libvirt_user()?;
     python_tools()
 }
 

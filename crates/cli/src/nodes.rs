@@ -413,7 +413,10 @@ fn banner(addr: &str) -> Result<String, String> {
     let s = TcpStream::connect_timeout(&sock, Duration::from_secs(3)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).map_err(|e| e.to_string())?;
+    BufReader::new(s).read_line(&mut line).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "connected, but no banner within 5 s".to_string(),
+        _ => e.to_string(),
+    })?;
     let line = line.trim().to_string();
     if line.starts_with("SSH-") {
         Ok(line)

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests. `cargo xtask e2e` builds the release binary, points
 //! LIVEBOOT_E2E_DIR at a fresh folder and runs these tests one at a time.
 
+pub mod vlab;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Once;

@@ -326,16 +326,19 @@ pub fn message_of(body: &Value) -> String {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|i| {
+                .filter_map(|i| {
                     let id = i.get("MessageId").and_then(Value::as_str).unwrap_or("");
                     let m = i.get("Message").and_then(Value::as_str).unwrap_or("");
-                    format!("{m} [{id}]").trim().to_string()
+                    (!m.is_empty()).then(|| format!("{m} [{id}]"))
                 })
                 .collect()
         })
         .unwrap_or_default();
+    // Extended info without text (sushy-tools, some iLO answers) leaves the top-level message.
+    let top = err.get("message").and_then(Value::as_str).unwrap_or("").to_string();
     if infos.is_empty() {
-        err.get("message").and_then(Value::as_str).unwrap_or("").to_string()
+        let id = err.get("code").and_then(Value::as_str).unwrap_or("");
+        if id.is_empty() { top } else { format!("{top} [{id}]").trim().to_string() }
     } else {
         infos.join("; ")
     }

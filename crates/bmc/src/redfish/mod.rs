@@ -92,6 +92,10 @@ impl Redfish {
                 for m in members.get("Members").and_then(Value::as_array).cloned().unwrap_or_default() {
                     let Some(p) = m.get("@odata.id").and_then(Value::as_str) else { continue };
                     let path = client.path_of(p);
+                    // A Manager's collection may list the System's slots again (sushy-tools).
+                    if slots.iter().any(|s: &Slot| s.path == path) {
+                        continue;
+                    }
                     let s = client.get(&path)?;
                     let action = |name: &str| {
                         s.pointer(&format!("/Actions/#VirtualMedia.{name}/target")).and_then(Value::as_str).map(|t| client.path_of(t))
