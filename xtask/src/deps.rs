@@ -44,7 +44,16 @@ fn libvirt_user() -> Result<()> {
     }
     eprintln!("xtask deps: creating the system user libvirt-qemu");
     let ok = Command::new("useradd")
-        .args(["--system", "--user-group", "--no-create-home", "--home-dir", "/var/lib/libvirt", "--shell", "/usr/sbin/nologin", "libvirt-qemu"])
+        .args([
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/var/lib/libvirt",
+            "--shell",
+            "/usr/sbin/nologin",
+            "libvirt-qemu",
+        ])
         .status()?
         .success();
     if !ok {

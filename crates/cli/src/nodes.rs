@@ -348,11 +348,16 @@ fn one(inv: &Inventory, node: &str, action: &Action, timing: &Timing, seed: Opti
             let bios: serde_json::Map<String, Value> = if wanted.is_empty() {
                 Default::default()
             } else {
-                let all = d.bios_get(None)?;
-                wanted
-                    .iter()
-                    .map(|k| (k.clone(), all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or(json!("(none)"))))
-                    .collect()
+                // A BMC without BIOS settings (IPMI, some emulators) still gets its status.
+                match d.bios_get(None) {
+                    Ok(all) => wanted
+                        .iter()
+                        .map(|k| {
+                            (k.clone(), all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or(json!("(no such attribute)")))
+                        })
+                        .collect(),
+                    Err(e) => wanted.iter().map(|k| (k.clone(), json!(format!("(unavailable: {})", e.message)))).collect(),
+                }
             };
             let host = ssh.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']'])).unwrap_or(&ssh).to_string();
             json!({ "power": power.to_string(), "media": media, "bios": bios, "ping": ping(&host), "ssh": ssh_state(&ssh) })

@@ -43,7 +43,11 @@ fn free_port() -> u16 {
 fn wait_port(port: u16, what: &str, log: &Path) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "{what} did not listen on {port}: {}", std::fs::read_to_string(log).unwrap_or_default());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} did not listen on {port}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -92,7 +96,11 @@ impl VirtualLab {
         let uri = format!("qemu:///system?socket={}", socket.display());
         let start = Instant::now();
         while Command::new("virsh").args(["-c", &uri, "version"]).output().map(|o| !o.status.success()).unwrap_or(true) {
-            assert!(start.elapsed() < Duration::from_secs(30), "libvirtd did not answer: {}", std::fs::read_to_string(dir.join("libvirtd.err")).unwrap_or_default());
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "libvirtd did not answer: {}",
+                std::fs::read_to_string(dir.join("libvirtd.err")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         let virsh = |args: &[&str]| run(Command::new("virsh").args(["-c", &uri]).args(args));
@@ -253,7 +261,18 @@ impl VirtualLab {
     /// `ssh root@vnode CMD` with the slice's key; None when SSH does not let us in.
     pub fn ssh(&self, cmd: &str) -> Option<String> {
         let o = Command::new("ssh")
-            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"])
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "LogLevel=ERROR",
+            ])
             .arg("-i")
             .arg(self.dir.join("key"))
             .args(["-p", &self.ssh_port.to_string(), "root@127.0.0.1", cmd])
@@ -264,7 +283,8 @@ impl VirtualLab {
 
     /// The host key the SSH server at the forwarded port presents (None when none answers).
     pub fn host_key(&self) -> Option<String> {
-        let o = Command::new("ssh-keyscan").args(["-T", "5", "-t", "ed25519", "-p", &self.ssh_port.to_string(), "127.0.0.1"]).output().ok()?;
+        let o =
+            Command::new("ssh-keyscan").args(["-T", "5", "-t", "ed25519", "-p", &self.ssh_port.to_string(), "127.0.0.1"]).output().ok()?;
         let text = String::from_utf8_lossy(&o.stdout);
         text.lines().find(|l| l.contains("ssh-ed25519")).map(|l| l.split_whitespace().last().unwrap_or("").to_string())
     }

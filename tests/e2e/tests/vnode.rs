@@ -95,7 +95,10 @@ fn g_boot_through_redfish_ssh_in_survive_a_dead_bmc_and_boot_from_disk() {
     assert!(stderr.contains("error: vnode: power cycle:") && stderr.contains("1 of 1 nodes failed"), "{stderr}");
     lab.start_sushy();
     let start = Instant::now();
-    ok(&lab.liveboot(&["boot", "vnode", "--image", iso.to_str().unwrap(), "--wait", "--timeout", "900", "--json"]), "boot after the BMC came back");
+    ok(
+        &lab.liveboot(&["boot", "vnode", "--image", iso.to_str().unwrap(), "--wait", "--timeout", "900", "--json"]),
+        "boot after the BMC came back",
+    );
     println!("boot after restarting the emulator: SSH answered after {:.0} s", start.elapsed().as_secs_f64());
     let out2 = lab.ssh("hostname; cloud-init status --wait").expect("SSH after the rerun");
     assert!(out2.starts_with("vnode-live\n") && out2.contains("status: done"), "{out2}");

@@ -338,7 +338,11 @@ pub fn message_of(body: &Value) -> String {
     let top = err.get("message").and_then(Value::as_str).unwrap_or("").to_string();
     if infos.is_empty() {
         let id = err.get("code").and_then(Value::as_str).unwrap_or("");
-        if id.is_empty() { top } else { format!("{top} [{id}]").trim().to_string() }
+        if id.is_empty() {
+            top
+        } else {
+            format!("{top} [{id}]").trim().to_string()
+        }
     } else {
         infos.join("; ")
     }
