@@ -830,3 +830,30 @@ impl IpmiSim {
         self.dir.path()
     }
 }
+
+/// A program of the test tools' Python venv (`cargo xtask deps` installs sushy-tools there);
+/// fails the test with what to run when it is missing.
+pub fn venv_bin(name: &str) -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/venv/bin").join(name);
+    assert!(p.exists(), "{} is missing: run `cargo xtask deps` (the README's test command does)", p.display());
+    p
+}
+
+/// An htpasswd line with a bcrypt hash (the only kind sushy-emulator accepts). The password
+/// goes to Python on its standard input, never on its argv.
+pub fn htpasswd_line(user: &str, password: &str) -> Vec<u8> {
+    let mut py = Command::new(venv_bin("python"))
+        .args([
+            "-c",
+            "import bcrypt,sys; u=sys.argv[1]; print(u + ':' + bcrypt.hashpw(sys.stdin.read().encode(), bcrypt.gensalt()).decode())",
+            user,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the venv's python");
+    py.stdin.take().expect("piped").write_all(password.as_bytes()).expect("write the password");
+    let out = py.wait_with_output().expect("python ends");
+    assert!(out.status.success(), "bcrypt hashing failed");
+    out.stdout
+}

@@ -4,7 +4,7 @@
 //! argv, which every local user can read in /proc. The cipher suite is the inventory's
 //! `cipher_suite` (3 by default: ipmi_sim and older BMCs; many current ones need 17).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use liveboot_runner::{Cmd, RunError, Runner};
 
@@ -90,16 +90,8 @@ impl Ipmi {
     }
 
     fn wait(&mut self, want: Power, within: Duration) -> Result<bool, BmcError> {
-        let start = Instant::now();
-        loop {
-            if self.power()? == want {
-                return Ok(true);
-            }
-            if start.elapsed() >= within {
-                return Ok(false);
-            }
-            std::thread::sleep(self.timing.poll);
-        }
+        let timing = self.timing.clone();
+        timing.poll_until(within, || Ok(self.power()? == want))
     }
 
     /// Power on and wait for it.

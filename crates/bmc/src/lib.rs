@@ -60,33 +60,7 @@ impl std::fmt::Display for BmcError {
 
 impl std::error::Error for BmcError {}
 
-/// BMC protocols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// DMTF Redfish.
-    Redfish,
-    /// IPMI 2.0 over LAN.
-    Ipmi,
-}
-
-/// BMC makers whose firmware differs from the standard in ways liveboot handles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Vendor {
-    /// Dell iDRAC.
-    Dell,
-    /// HPE iLO.
-    Hpe,
-    /// Supermicro.
-    Supermicro,
-    /// Lenovo XCC.
-    Lenovo,
-    /// AMI MegaRAC (Gigabyte, ASRock Rack).
-    Ami,
-    /// Anything that follows the standard (sushy-tools, OpenBMC).
-    Generic,
-}
+pub use liveboot_inventory::{Protocol, Vendor};
 
 /// How a Redfish BMC's certificate is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +112,22 @@ pub struct Timing {
     pub settle: Duration,
     /// Pause between polls.
     pub poll: Duration,
+}
+
+impl Timing {
+    /// Calls `check` every `poll` until it says true or `within` has passed (false then).
+    pub fn poll_until<E>(&self, within: Duration, mut check: impl FnMut() -> Result<bool, E>) -> Result<bool, E> {
+        let start = std::time::Instant::now();
+        loop {
+            if check()? {
+                return Ok(true);
+            }
+            if start.elapsed() >= within {
+                return Ok(false);
+            }
+            std::thread::sleep(self.poll);
+        }
+    }
 }
 
 impl Default for Timing {

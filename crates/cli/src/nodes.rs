@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use liveboot_bmc::{BmcError, Driver, Protocol, Secret, SeedUrls, Target, Timing, Tls, Vendor};
+use liveboot_bmc::{BmcError, Driver, Protocol, Secret, SeedUrls, Target, Timing, Tls};
 use liveboot_inventory::Inventory;
 
 use crate::{note_raw, Failure};
@@ -192,18 +192,8 @@ fn target(inv: &Inventory, node: &str, insecure: bool) -> Result<Target, BmcErro
     Ok(Target {
         node: node.into(),
         address: spec.bmc.address.clone(),
-        protocol: match spec.bmc.protocol {
-            liveboot_inventory::Protocol::Redfish => Protocol::Redfish,
-            liveboot_inventory::Protocol::Ipmi => Protocol::Ipmi,
-        },
-        vendor: spec.bmc.vendor.map(|v| match v {
-            liveboot_inventory::Vendor::Dell => Vendor::Dell,
-            liveboot_inventory::Vendor::Hpe => Vendor::Hpe,
-            liveboot_inventory::Vendor::Supermicro => Vendor::Supermicro,
-            liveboot_inventory::Vendor::Lenovo => Vendor::Lenovo,
-            liveboot_inventory::Vendor::Ami => Vendor::Ami,
-            liveboot_inventory::Vendor::Generic => Vendor::Generic,
-        }),
+        protocol: spec.bmc.protocol,
+        vendor: spec.bmc.vendor,
         username: spec.bmc.username.clone(),
         password: Secret::new(password),
         tls,

@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -33,12 +32,6 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn venv_bin(name: &str) -> PathBuf {
-    let p = root().join(".cache/venv/bin").join(name);
-    assert!(p.exists(), "{} is missing: run `cargo xtask deps` (the README's test command does)", p.display());
-    p
-}
-
 fn wait_port(port: u16, what: &str, child: &mut Child, log: &Path) {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -64,17 +57,7 @@ struct Lab {
 fn lab() -> Lab {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // htpasswd with a bcrypt hash; the password goes to Python on stdin, not on its argv.
-    let mut py = Command::new(venv_bin("python"))
-        .args(["-c", "import bcrypt,sys; print('admin:' + bcrypt.hashpw(sys.stdin.read().encode(), bcrypt.gensalt()).decode())"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    py.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
-    let out = py.wait_with_output().unwrap();
-    assert!(out.status.success());
-    std::fs::write(d.join("htpasswd"), out.stdout).unwrap();
+    std::fs::write(d.join("htpasswd"), liveboot_bmc_mock::htpasswd_line("admin", PASSWORD)).unwrap();
     std::fs::create_dir_all(d.join("state")).unwrap();
     std::fs::create_dir_all(d.join("tmp")).unwrap();
     std::fs::create_dir_all(d.join("pub")).unwrap();
@@ -96,7 +79,7 @@ fn lab() -> Lab {
     );
     std::fs::write(d.join("sushy.conf"), config).unwrap();
     let sushy_log = d.join("sushy.log");
-    let mut sushy = Command::new(venv_bin("sushy-emulator"))
+    let mut sushy = Command::new(liveboot_bmc_mock::venv_bin("sushy-emulator"))
         .arg("--config")
         .arg(d.join("sushy.conf"))
         .env("TMPDIR", d.join("tmp"))

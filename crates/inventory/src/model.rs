@@ -92,7 +92,7 @@ pub struct Bmc {
 }
 
 /// BMC protocols.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// DMTF Redfish over HTTPS.
@@ -101,8 +101,8 @@ pub enum Protocol {
     Ipmi,
 }
 
-/// Vendor hints.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+/// BMC makers whose firmware differs from the standard in ways liveboot handles.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Vendor {
     /// Dell iDRAC.

@@ -139,16 +139,7 @@ impl VirtualLab {
         virsh(&["define", &dir.join("vnode.xml").to_string_lossy()]);
 
         // The BMC: sushy-emulator with the libvirt driver and basic authentication.
-        let venv = crate::root().join(".cache/venv/bin");
-        assert!(venv.join("sushy-emulator").exists(), "sushy-tools is missing: run `cargo xtask deps`");
-        let mut py = Command::new(venv.join("python"))
-            .args(["-c", "import bcrypt,sys; print('admin:' + bcrypt.hashpw(sys.stdin.read().encode(), bcrypt.gensalt()).decode())"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        py.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
-        std::fs::write(dir.join("sushy/htpasswd"), py.wait_with_output().unwrap().stdout).unwrap();
+        std::fs::write(dir.join("sushy/htpasswd"), liveboot_bmc_mock::htpasswd_line("admin", PASSWORD)).unwrap();
         let sushy_port = free_port();
         std::fs::write(
             dir.join("sushy/conf.py"),
@@ -196,9 +187,8 @@ impl VirtualLab {
 
     /// Starts (or restarts) the emulator on its port, with its state folder kept.
     pub fn start_sushy(&mut self) {
-        let venv = crate::root().join(".cache/venv/bin");
         let err = self.dir.join("sushy/err.log");
-        let child = Command::new(venv.join("sushy-emulator"))
+        let child = Command::new(liveboot_bmc_mock::venv_bin("sushy-emulator"))
             .arg("--config")
             .arg(self.dir.join("sushy/conf.py"))
             // InsertMedia downloads the whole image into TMPDIR.

@@ -190,16 +190,8 @@ impl Redfish {
     }
 
     fn wait_power(&mut self, want: Power, within: Duration) -> Result<bool, String> {
-        let start = Instant::now();
-        loop {
-            if self.read_power()? == want {
-                return Ok(true);
-            }
-            if start.elapsed() >= within {
-                return Ok(false);
-            }
-            std::thread::sleep(self.timing.poll);
-        }
+        let timing = self.timing.clone();
+        timing.poll_until(within, || Ok(self.read_power()? == want))
     }
 
     /// Powers on and waits for On.
