@@ -360,11 +360,18 @@ fn one(inv: &Inventory, node: &str, action: &Action, timing: &Timing, seed: Opti
         Action::Reboot => json!({ "result": d.reboot()? }),
         Action::Boot { image_url, wait } => {
             let seed = seed.ok_or_else(|| step("publish seed", "no seed".into()))?;
+            // With --wait, an SSH server that answers now belongs to the system being replaced:
+            // the new one counts only after that one has gone.
+            let was_up = wait.is_some() && banner(&ssh).is_ok();
             let r = d.boot(image_url, seed)?;
             drop(d); // log out before the long wait
             let mut v = json!({ "image": image_url, "boot": r });
             if let Some(t) = wait {
-                v["ssh"] = json!(wait_ssh(node, &ssh, *t)?);
+                let start = Instant::now();
+                if was_up && !wait_gone(&ssh, (*t / 4).min(Duration::from_secs(300))) {
+                    note_raw(&format!("warning: {node}: SSH on {ssh} kept answering through the power cycle; the next answer may still be the old system\n"));
+                }
+                v["ssh"] = json!(wait_ssh(node, &ssh, t.saturating_sub(start.elapsed()))?);
             }
             v
         }
@@ -401,6 +408,18 @@ fn wait_ssh(node: &str, addr: &str, within: Duration) -> Result<String, BmcError
         step: "wait for SSH".into(),
         message: format!("{addr} gave no SSH banner within {} s (last: {last})", within.as_secs()),
     })
+}
+
+/// Waits until `addr` stops answering with an SSH banner; false when it never did in `within`.
+fn wait_gone(addr: &str, within: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if banner(addr).is_err() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    false
 }
 
 fn banner(addr: &str) -> Result<String, String> {

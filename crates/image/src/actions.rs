@@ -196,7 +196,7 @@ pub(crate) fn execute(ctx: &Context, action: &Action) -> Result<(), String> {
             for (k, v) in env {
                 cmd = cmd.env(k, ctx.expand(v)?);
             }
-            ctx.runner.run(&cmd).map(|_| ()).map_err(|e| e.to_string())
+            ctx.runner.run(&cmd.contained()).map(|_| ()).map_err(|e| e.to_string())
         }
         Action::Render { template, dest, vars } => {
             let text = render(ctx, template, vars)?;

@@ -28,12 +28,13 @@ pub struct Cmd {
     cwd: Option<PathBuf>,
     timeout: Option<Duration>,
     stdin: Option<Vec<u8>>,
+    contained: bool,
 }
 
 impl Cmd {
     /// A command running `program`.
     pub fn new(program: impl AsRef<OsStr>) -> Self {
-        Cmd { program: program.as_ref().into(), args: Vec::new(), env: Vec::new(), cwd: None, timeout: None, stdin: None }
+        Cmd { program: program.as_ref().into(), args: Vec::new(), env: Vec::new(), cwd: None, timeout: None, stdin: None, contained: false }
     }
 
     /// Adds one argument.
@@ -76,6 +77,30 @@ impl Cmd {
     pub fn stdin(mut self, bytes: Vec<u8>) -> Self {
         self.stdin = Some(bytes);
         self
+    }
+
+    /// Runs it in a PID namespace of its own when liveboot runs as root: if liveboot dies, even
+    /// by SIGKILL, the parent-death signal kills the namespace's first process and the kernel
+    /// then kills every process in it, grandchildren included (mmdebstrap's helpers do not
+    /// inherit a parent-death signal). Without root it runs as usual.
+    pub fn contained(mut self) -> Self {
+        self.contained = true;
+        self
+    }
+
+    /// What is really started: `unshare --pid --fork --kill-child` in front when contained.
+    fn resolved(&self) -> Cmd {
+        // SAFETY: geteuid has no preconditions.
+        if !self.contained || unsafe { libc::geteuid() } != 0 || which(OsStr::new("unshare")).is_none() {
+            return self.clone();
+        }
+        let mut c = self.clone();
+        c.contained = false;
+        c.program = "unshare".into();
+        c.args = ["--pid", "--fork", "--kill-child=SIGKILL", "--"].iter().map(OsString::from).collect();
+        c.args.push(self.program.clone());
+        c.args.extend(self.args.iter().cloned());
+        c
     }
 
     /// The program's name.
@@ -207,6 +232,8 @@ impl Runner {
 
     /// Runs `cmd` to the end. Fails unless it exits 0.
     pub fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+        let resolved = cmd.resolved();
+        let cmd = &resolved;
         let shown = cmd.display();
         if which(&cmd.program).is_none() {
             return Err(RunError::NotFound { program: cmd.program.to_string_lossy().into_owned() });

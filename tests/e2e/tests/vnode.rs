@@ -93,6 +93,7 @@ fn g_boot_through_redfish_ssh_in_survive_a_dead_bmc_and_boot_from_disk() {
     assert!(err.starts_with("vnode: power cycle: ") && !err.contains('\n'), "{err}");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("error: vnode: power cycle:") && stderr.contains("1 of 1 nodes failed"), "{stderr}");
+    assert!(err.contains("the BMC dropped the connection without answering") || err.contains("cannot connect to the BMC"), "{err}");
     lab.start_sushy();
     let start = Instant::now();
     ok(
@@ -102,7 +103,10 @@ fn g_boot_through_redfish_ssh_in_survive_a_dead_bmc_and_boot_from_disk() {
     println!("boot after restarting the emulator: SSH answered after {:.0} s", start.elapsed().as_secs_f64());
     let out2 = lab.ssh("hostname; cloud-init status --wait").expect("SSH after the rerun");
     assert!(out2.starts_with("vnode-live\n") && out2.contains("status: done"), "{out2}");
-    let live_key = lab.host_key().unwrap_or(live_key);
+    // A fresh system answered, not the one of the first boot: the live image makes new host keys at each boot.
+    let new_key = lab.host_key().expect("host key after the rerun");
+    assert_ne!(new_key, live_key, "SSH still answers with the first boot's host key");
+    let live_key = new_key;
 
     // 5. diskboot: media ejected, the node boots its empty disk: the live system is gone, power On.
     let d = ok(&lab.liveboot(&["diskboot", "vnode", "--json"]), "diskboot");

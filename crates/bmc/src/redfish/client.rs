@@ -294,16 +294,23 @@ enum Failure {
 }
 
 fn describe_transport(t: &ureq::Transport, timeout: Duration) -> String {
+    use std::error::Error;
     let text = t.to_string();
+    let cause = t.source().map(|e| e.to_string()).unwrap_or_else(|| t.message().unwrap_or("").to_string());
     if text.contains("timed out") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
         return format!("no answer within {} s", timeout.as_secs_f64());
     }
     if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
         return format!(
-            "{text}; the BMC's certificate is not trusted: set bmc.ca_file or bmc.fingerprint in the inventory (or pass --insecure)"
+            "{cause}; the BMC's certificate is not trusted: set bmc.ca_file or bmc.fingerprint in the inventory (or pass --insecure)"
         );
     }
-    text
+    match t.kind() {
+        ureq::ErrorKind::Dns => format!("cannot resolve the BMC's name ({cause})"),
+        ureq::ErrorKind::ConnectionFailed => format!("cannot connect to the BMC ({cause})"),
+        ureq::ErrorKind::Io => format!("the BMC dropped the connection without answering ({cause})"),
+        _ => text,
+    }
 }
 
 /// `https://host:port` from an inventory address (host, host:port or URL).
