@@ -190,11 +190,6 @@ impl MockBmc {
         self.state.lock().unwrap().tree.get(path).cloned().unwrap_or(Value::Null)
     }
 
-    /// Replaces a resource (to set up a scene).
-    pub fn put(&self, path: &str, v: Value) {
-        self.state.lock().unwrap().tree.insert(path.into(), v);
-    }
-
     /// Sessions still open.
     pub fn open_sessions(&self) -> usize {
         self.state.lock().unwrap().sessions.len()

@@ -113,8 +113,8 @@ impl Client {
         }
     }
 
-    /// Logs the session out now (also done on drop).
-    pub fn logout(&mut self) {
+    /// Logs the session out (on drop, whatever happened before).
+    fn logout(&mut self) {
         if let Auth::Session { uri, .. } = &self.auth {
             let uri = uri.clone();
             // One try and one retry: the BMC ends it by itself later, but slots are few.
@@ -127,11 +127,6 @@ impl Client {
             }
             self.auth = Auth::None;
         }
-    }
-
-    /// Whether the client logged in with a session.
-    pub fn has_session(&self) -> bool {
-        matches!(self.auth, Auth::Session { .. })
     }
 
     /// A path (`/redfish/v1/...`) from a link that may be a full URL.

@@ -138,16 +138,6 @@ impl Redfish {
         f(self).map_err(|m| BmcError { node: self.node.clone(), step: step.into(), message: m })
     }
 
-    /// Whether the client holds a session (for tests and --json).
-    pub fn has_session(&self) -> bool {
-        self.client.has_session()
-    }
-
-    /// Logs out now.
-    pub fn logout(mut self) {
-        self.client.logout();
-    }
-
     // ---- power ----
 
     /// The power state.
