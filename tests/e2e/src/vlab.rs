@@ -250,25 +250,8 @@ impl VirtualLab {
 
     /// `ssh root@vnode CMD` with the slice's key; None when SSH does not let us in.
     pub fn ssh(&self, cmd: &str) -> Option<String> {
-        let o = Command::new("ssh")
-            .args([
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "ConnectTimeout=10",
-                "-o",
-                "LogLevel=ERROR",
-            ])
-            .arg("-i")
-            .arg(self.dir.join("key"))
-            .args(["-p", &self.ssh_port.to_string(), "root@127.0.0.1", cmd])
-            .output()
-            .ok()?;
-        o.status.success().then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+        let ssh = liveboot_qemu::Ssh { key: self.dir.join("key"), user: "root".into(), port: self.ssh_port };
+        liveboot_runner::Runner::new().run(&ssh.command(cmd, Duration::from_secs(900))).ok().map(|o| o.stdout_text())
     }
 
     /// The host key the SSH server at the forwarded port presents (None when none answers).
