@@ -60,7 +60,34 @@ impl std::fmt::Display for BmcError {
 
 impl std::error::Error for BmcError {}
 
-pub use liveboot_inventory::{Protocol, Vendor};
+/// BMC protocols.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// DMTF Redfish over HTTPS.
+    Redfish,
+    /// IPMI 2.0 over LAN (ipmitool lanplus).
+    Ipmi,
+}
+
+/// BMC makers whose firmware differs from the standard in ways liveboot handles (each
+/// difference is a row of [`redfish::quirks`]).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    /// Dell iDRAC.
+    Dell,
+    /// HPE iLO.
+    Hpe,
+    /// Supermicro.
+    Supermicro,
+    /// Lenovo XCC.
+    Lenovo,
+    /// AMI MegaRAC (Gigabyte, ASRock Rack).
+    Ami,
+    /// Anything standard.
+    Generic,
+}
 
 /// How a Redfish BMC's certificate is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,13 @@
-//! The `liveboot` command line: argument parsing, output and exit codes over the library crates.
+//! The `liveboot` command line: argument parsing, output and exit codes. What the commands do
+//! is in `liveboot-ops` (and the libraries beneath it); this crate only turns arguments into
+//! its calls and its typed results and progress events into lines for people or JSON.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use liveboot_publish::write_batch;
-use liveboot_recipe::plan::{plan, PlanOptions};
-use liveboot_seed::{seed_file_name, SeedRenderer};
+use liveboot_ops::{Event, Progress, Project};
 
 /// Build cloud-init live images and boot bare-metal servers from them.
 ///
@@ -335,14 +334,10 @@ fn note_raw(text: &str) {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     // "-C ." is the default: keep paths in messages short ("recipes/x.yaml", not "./recipes/x.yaml").
-    let project = if cli.project == Path::new(".") { PathBuf::new() } else { cli.project };
-    let recipes = project.join("recipes");
-    let templates = project.join("templates");
+    let project = Project::new(if cli.project == Path::new(".") { Path::new("") } else { &cli.project });
     match cli.command {
         Command::Plan(a) => {
-            let recipe = liveboot_recipe::load_by_name(&recipes, &a.recipe).map_err(Failure::input)?;
-            let p = plan(&recipe, &PlanOptions { templates, source_date_epoch: a.source_date_epoch, tools: tool_versions() })
-                .map_err(Failure::input)?;
+            let (_, p) = liveboot_ops::build::plan_recipe(&project, &a.recipe, a.source_date_epoch).map_err(Failure::input)?;
             if a.json {
                 out!("{}", serde_json::to_string_pretty(&p).expect("plan serializes"));
             } else {
@@ -350,9 +345,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Check(a) => check(&recipes, &templates, a),
-        Command::Build(a) => build(&project, &recipes, &templates, a),
-        Command::Try(a) => try_image(&project, &templates, a),
+        Command::Check(a) => check(&project, a),
+        Command::Build(a) => build(&project, a),
+        Command::Try(a) => try_image(&project, a),
         Command::Serve(a) => {
             let opts = liveboot_publish::ServeOptions { log: a.log, ..Default::default() };
             let server = liveboot_publish::serve(&a.dir, &a.bind, opts)
@@ -361,35 +356,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             server.join();
             Ok(())
         }
-        Command::Publish(a) => {
-            #[derive(Serialize)]
-            struct Row {
-                file: String,
-                name: String,
-                url: Option<String>,
-                sha256: String,
-                bytes: u64,
-                placed: bool,
-            }
-            let mut rows = Vec::new();
-            for f in &a.files {
-                let p = liveboot_publish::publish(f, &a.dir)
-                    .map_err(|e| Failure::input(format!("{}: cannot publish into {}: {e}", f.display(), a.dir.display())))?;
-                let url = a.base_url.as_ref().map(|b| format!("{}/{}", b.trim_end_matches('/'), p.name));
-                rows.push(Row { file: f.display().to_string(), name: p.name, url, sha256: p.sha256, bytes: p.bytes, placed: p.placed });
-            }
-            if a.json {
-                out!("{}", serde_json::to_string_pretty(&rows).expect("serializes"));
-            } else {
-                for r in &rows {
-                    out!("{}  {}{}", r.url.as_deref().unwrap_or(&r.name), r.file, if r.placed { "" } else { " (already published)" });
-                }
-            }
-            Ok(())
-        }
+        Command::Publish(a) => publish(a),
         Command::Prune(a) => {
-            let cache = a.cache.unwrap_or_else(|| project.join(".cache/liveboot"));
-            let out_dir = a.out.unwrap_or_else(|| project.join("out"));
+            let cache = a.cache.unwrap_or_else(|| project.cache());
+            let out_dir = a.out.unwrap_or_else(|| project.out());
             let r = liveboot_image::prune(&cache, &out_dir, a.dry_run).map_err(Failure::input)?;
             if a.json {
                 out!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
@@ -407,41 +377,55 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Seed(a) => seed(&templates, a),
-        Command::Status(a) => nodes::run(&a, nodes::Action::Status, None),
-        Command::On(a) => nodes::run(&a, nodes::Action::On, None),
-        Command::Off(a) => nodes::run(&a.nodes, nodes::Action::Off(std::time::Duration::from_secs(a.grace)), None),
-        Command::Reboot(a) => nodes::run(&a, nodes::Action::Reboot, None),
+        Command::Seed(a) => seed(&project, a),
+        Command::Status(a) => nodes::run(&a, liveboot_ops::nodes::Action::Status),
+        Command::On(a) => nodes::run(&a, liveboot_ops::nodes::Action::On),
+        Command::Off(a) => nodes::run(&a.nodes, liveboot_ops::nodes::Action::Off(std::time::Duration::from_secs(a.grace))),
+        Command::Reboot(a) => nodes::run(&a, liveboot_ops::nodes::Action::Reboot),
         Command::Boot(a) => nodes::boot(&project, a),
-        Command::Diskboot(a) => nodes::run(&a, nodes::Action::Diskboot, None),
-        Command::Wait(a) => nodes::run(&a.nodes, nodes::Action::Wait(std::time::Duration::from_secs(a.timeout)), None),
-        Command::Bios(nodes::BiosCommand::Get { nodes: a, pattern }) => nodes::run(&a, nodes::Action::BiosGet(pattern), None),
+        Command::Diskboot(a) => nodes::run(&a, liveboot_ops::nodes::Action::Diskboot),
+        Command::Wait(a) => nodes::run(&a.nodes, liveboot_ops::nodes::Action::Wait(std::time::Duration::from_secs(a.timeout))),
+        Command::Bios(nodes::BiosCommand::Get { nodes: a, pattern }) => nodes::run(&a, liveboot_ops::nodes::Action::BiosGet(pattern)),
         Command::Bios(nodes::BiosCommand::Set { nodes: mut a }) => {
             let (names, pairs) = nodes::split_settings(&a.names);
             if pairs.is_empty() {
                 return Err(Failure::input("bios set: name the attributes to set, e.g. `liveboot bios set w1 BootMode=Uefi`"));
             }
             a.names = names;
-            nodes::run(&a, nodes::Action::BiosSet(pairs), None)
+            nodes::run(&a, liveboot_ops::nodes::Action::BiosSet(pairs))
         }
-        Command::Bios(nodes::BiosCommand::Reset { nodes: a }) => nodes::run(&a, nodes::Action::BiosReset, None),
-        Command::Jobs(nodes::JobsCommand::List { nodes: a, all }) => nodes::run(&a, nodes::Action::Jobs { all }, None),
-        Command::Jobs(nodes::JobsCommand::Clear { nodes: a, id }) => nodes::run(&a, nodes::Action::JobsClear(id), None),
+        Command::Bios(nodes::BiosCommand::Reset { nodes: a }) => nodes::run(&a, liveboot_ops::nodes::Action::BiosReset),
+        Command::Jobs(nodes::JobsCommand::List { nodes: a, all }) => nodes::run(&a, liveboot_ops::nodes::Action::Jobs { all }),
+        Command::Jobs(nodes::JobsCommand::Clear { nodes: a, id }) => nodes::run(&a, liveboot_ops::nodes::Action::JobsClear(id)),
         Command::Console(a) => nodes::console(&a),
     }
 }
 
-/// Versions of the host packages the stages use (empty when dpkg is not there to ask).
-fn tool_versions() -> std::collections::BTreeMap<String, String> {
-    let cmd =
-        liveboot_runner::Cmd::new("dpkg-query").args(["-W", "-f=${Package} ${Version}\\n"]).args(liveboot_recipe::plan::TOOL_PACKAGES);
-    // dpkg-query exits 1 when some package is not installed but still lists the others.
-    let out = match liveboot_runner::Runner::new().run(&cmd) {
-        Ok(o) => o.stdout_text(),
-        Err(liveboot_runner::RunError::Failed { stdout, .. }) => String::from_utf8_lossy(&stdout).into_owned(),
-        Err(_) => String::new(),
-    };
-    out.lines().filter_map(|l| l.split_once(' ')).filter(|(_, v)| !v.is_empty()).map(|(p, v)| (p.to_string(), v.to_string())).collect()
+fn publish(a: PublishArgs) -> Result<(), Failure> {
+    #[derive(Serialize)]
+    struct Row {
+        file: String,
+        name: String,
+        url: Option<String>,
+        sha256: String,
+        bytes: u64,
+        placed: bool,
+    }
+    let mut rows = Vec::new();
+    for f in &a.files {
+        let p = liveboot_publish::publish(f, &a.dir)
+            .map_err(|e| Failure::input(format!("{}: cannot publish into {}: {e}", f.display(), a.dir.display())))?;
+        let url = a.base_url.as_ref().map(|b| format!("{}/{}", b.trim_end_matches('/'), p.name));
+        rows.push(Row { file: f.display().to_string(), name: p.name, url, sha256: p.sha256, bytes: p.bytes, placed: p.placed });
+    }
+    if a.json {
+        out!("{}", serde_json::to_string_pretty(&rows).expect("serializes"));
+    } else {
+        for r in &rows {
+            out!("{}  {}{}", r.url.as_deref().unwrap_or(&r.name), r.file, if r.placed { "" } else { " (already published)" });
+        }
+    }
+    Ok(())
 }
 
 /// Set by SIGINT/SIGTERM; the runner kills the running program and the build stops cleanly.
@@ -467,58 +451,50 @@ fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         .clone()
 }
 
-fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Result<(), Failure> {
-    let recipe = liveboot_recipe::load_by_name(recipes, &a.recipe).map_err(Failure::input)?;
-    if !matches!(recipe.spec.source, liveboot_recipe::Source::Bootstrap(_)) {
-        return Err(Failure::input(format!(
-            "{}: building '{}' recipes is not implemented yet; today `liveboot build` builds `source: bootstrap` (Debian) recipes\n  help: `liveboot plan {}` shows what the build will run",
-            recipe.file.display(),
-            recipe.spec.source.kind(),
-            recipe.spec.name
-        )));
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(Failure::input("building needs root: the root filesystem holds files of other owners, device nodes and file capabilities\n  help: run it with sudo"));
-    }
-    let p =
-        plan(&recipe, &PlanOptions { templates: templates.to_path_buf(), source_date_epoch: a.source_date_epoch, tools: tool_versions() })
-            .map_err(Failure::input)?;
-    let cache = a.cache.unwrap_or_else(|| project.join(".cache/liveboot"));
-    let out = a.out.unwrap_or_else(|| project.join("out"));
-    std::fs::create_dir_all(&cache).map_err(|e| Failure::input(format!("{}: cannot create the cache folder: {e}", cache.display())))?;
-    let log_path = cache.join(format!("build-{}.log", p.recipe));
-    let log = std::fs::File::create(&log_path).map_err(|e| Failure::input(format!("{}: {e}", log_path.display())))?;
-    let interrupt = interrupt_flag();
+/// Progress for people on standard error: notes and warnings as lines; with a terminal, a
+/// status line showing the running program's last output line and the stage's time.
+fn progress_printer() -> Progress {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let started = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
-    let s2 = started.clone();
-    let lines: liveboot_runner::LineSink = std::sync::Arc::new(move |line: &str| {
-        if tty {
-            let t = s2.lock().map(|s| s.elapsed().as_secs()).unwrap_or(0);
-            let short: String = line.chars().take(90).collect();
-            note_raw(&format!("\r\x1b[K      {:>2}:{:02} {short}", t / 60, t % 60));
-        }
-    });
-    let runner = liveboot_runner::Runner::new().with_log(log).with_interrupt(interrupt.clone()).with_lines(lines);
-    let progress = std::sync::Arc::new(move |e: liveboot_image::Event| {
-        use liveboot_image::Event;
+    let started = std::sync::Mutex::new(std::time::Instant::now());
+    std::sync::Arc::new(move |e: Event| {
+        use liveboot_image::Event as Stage;
         let clear = if tty { "\r\x1b[K" } else { "" };
         match e {
-            Event::Reused { index, total, stage } => note!("{clear}[{}/{total}] {stage:<10} reused", index + 1),
-            Event::Started { index, total, stage } => {
+            Event::Output(line) if tty => {
+                let t = started.lock().map(|s| s.elapsed().as_secs()).unwrap_or(0);
+                let short: String = line.chars().take(90).collect();
+                note_raw(&format!("\r\x1b[K      {:>2}:{:02} {short}", t / 60, t % 60));
+            }
+            Event::Output(_) => {}
+            Event::Stage(Stage::Reused { index, total, stage }) => note!("{clear}[{}/{total}] {stage:<10} reused", index + 1),
+            Event::Stage(Stage::Started { index, total, stage }) => {
                 if let Ok(mut s) = started.lock() {
                     *s = std::time::Instant::now();
                 }
                 note!("{clear}[{}/{total}] {stage:<10} running", index + 1)
             }
-            Event::Finished { index, total, stage, elapsed } => {
+            Event::Stage(Stage::Finished { index, total, stage, elapsed }) => {
                 note!("{clear}[{}/{total}] {stage:<10} ran in {:.1} s", index + 1, elapsed.as_secs_f64())
             }
+            Event::Note(n) => note!("{n}"),
+            Event::Warning(w) => note!("warning: {w}"),
+            Event::NodeFinished(o) => {
+                if let liveboot_ops::nodes::NodeResult::Failed { error, .. } = &o.result {
+                    note!("error: {error}");
+                }
+            }
         }
-    });
-    let opts = liveboot_image::BuildOptions { cache, out, templates: templates.to_path_buf(), runner, interrupt, progress };
-    match liveboot_image::build(&p, &opts) {
+    })
+}
+
+fn build(project: &Project, a: BuildArgs) -> Result<(), Failure> {
+    let settings = liveboot_ops::build::BuildSettings {
+        cache: a.cache,
+        out: a.out,
+        source_date_epoch: a.source_date_epoch,
+        interrupt: interrupt_flag(),
+    };
+    match liveboot_ops::build::build(project, &a.recipe, &settings, progress_printer()) {
         Ok(report) => {
             if a.json {
                 out!("{}", serde_json::to_string_pretty(&report).expect("serializes"));
@@ -529,129 +505,27 @@ fn build(project: &Path, recipes: &Path, templates: &Path, a: BuildArgs) -> Resu
             }
             Ok(())
         }
-        Err(e) if e.interrupted => {
-            Err(Failure { message: format!("{e}; nothing was left at a final path (log: {})", log_path.display()), code: 130 })
-        }
-        Err(e) => Err(Failure::input(format!("{e}\n  log: {}", log_path.display()))),
+        Err(e) => Err(Failure { message: e.message, code: if e.interrupted { 130 } else { 1 } }),
     }
 }
 
-#[derive(Serialize)]
-struct TryResult {
-    image: String,
-    firmware: liveboot_qemu::Firmware,
-    medium: liveboot_qemu::Medium,
-    accel: liveboot_qemu::Accel,
-    time_to_ssh_seconds: f64,
-    hostname: String,
-    cloud_init: String,
-    commands: Vec<TryCommand>,
-}
-
-#[derive(Serialize)]
-struct TryCommand {
-    command: String,
-    ok: bool,
-    output: String,
-}
-
-fn try_image(project: &Path, templates: &Path, a: TryArgs) -> Result<(), Failure> {
+fn try_image(project: &Project, a: TryArgs) -> Result<(), Failure> {
     use liveboot_qemu::{Accel, Firmware, Medium};
-    use std::time::Duration;
-    let image = if a.image.ends_with(".iso") || a.image.contains('/') {
-        PathBuf::from(&a.image)
-    } else {
-        a.out.clone().unwrap_or_else(|| project.join("out")).join(&a.image).join(format!("{}.iso", a.image))
-    };
-    if !image.is_file() {
-        return Err(Failure::input(format!("{} does not exist\n  help: build it first: liveboot build {}", image.display(), a.image)));
-    }
-    let name = image.file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_string();
-    let cache = project.join(".cache/liveboot");
-    std::fs::create_dir_all(&cache).map_err(|e| Failure::input(format!("{}: {e}", cache.display())))?;
-    let work =
-        tempfile::Builder::new().prefix("try-").tempdir_in(&cache).map_err(|e| Failure::input(format!("{}: {e}", cache.display())))?;
-    let w = work.path();
-    let runner = liveboot_runner::Runner::new().with_interrupt(interrupt_flag());
-    let fail = |m: String| Failure::input(m);
-
-    // A throwaway key and a seed that puts it on root.
-    let key = w.join("key");
-    runner
-        .run(&liveboot_runner::Cmd::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "liveboot-try", "-f"]).arg(&key))
-        .map_err(|e| fail(e.to_string()))?;
-    let public = std::fs::read_to_string(w.join("key.pub")).map_err(|e| fail(e.to_string()))?;
-    let hostname = format!("try-{}", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-"));
-    let renderer = SeedRenderer::new(templates).map_err(Failure::input)?;
-    let facts = liveboot_seed::NodeFacts {
-        name: "try".into(),
-        hostname: hostname.clone(),
-        fqdn: hostname.clone(),
-        ssh_keys: vec![public.trim().to_string()],
-        ..Default::default()
-    };
-    let seed = renderer.render(&facts).map_err(Failure::input)?;
-    std::fs::write(w.join("seed.iso"), seed.to_iso()).map_err(|e| fail(e.to_string()))?;
-
-    let accel = match a.accel {
-        AccelArg::Kvm => Accel::Kvm,
-        AccelArg::Tcg => Accel::Tcg,
-        AccelArg::Auto => liveboot_qemu::detect_accel_cached(&runner, &image, w, &cache.join("accel")).map_err(fail)?,
-    };
-    let spec = liveboot_qemu::VmSpec {
-        image: image.clone(),
-        seed: Some(w.join("seed.iso")),
+    let settings = liveboot_ops::tryboot::TrySettings {
+        image: a.image,
+        out: a.out,
         firmware: if a.uefi { Firmware::Uefi } else { Firmware::Bios },
         medium: if a.usb { Medium::Usb } else { Medium::Cd },
-        accel,
-        memory_mib: 2048,
-        work: w.to_path_buf(),
+        accel: match a.accel {
+            AccelArg::Kvm => Some(Accel::Kvm),
+            AccelArg::Tcg => Some(Accel::Tcg),
+            AccelArg::Auto => None,
+        },
+        timeout: std::time::Duration::from_secs(a.timeout),
+        exec: a.exec,
+        interrupt: interrupt_flag(),
     };
-    note!("booting {} ({:?}, {:?}, {:?})", image.display(), spec.firmware, spec.medium, accel);
-    let mut vm = liveboot_qemu::start(&runner, &spec).map_err(fail)?;
-    let ssh = liveboot_qemu::Ssh { key: key.clone(), user: "root".into(), port: vm.ssh_port };
-    let waited = match vm.wait_for_ssh(&runner, &ssh, Duration::from_secs(a.timeout)) {
-        Ok(t) => t,
-        Err(e) => {
-            let kept = work.keep();
-            return Err(fail(format!("{e}\n  the serial log and QEMU's log are kept in {}", kept.display())));
-        }
-    };
-    note!("SSH answered after {:.1} s", waited.as_secs_f64());
-    let remote = |cmd: &str, secs: u64| runner.run(&ssh.command(cmd, Duration::from_secs(secs)));
-    // `status --long` says which module failed; it exits non-zero then, and its output is kept.
-    let cloud_init = match remote("cloud-init status --wait --long", 900) {
-        Ok(liveboot_runner::Output { stdout, .. }) | Err(liveboot_runner::RunError::Failed { stdout, .. }) => {
-            let text = String::from_utf8_lossy(&stdout);
-            let status = text.lines().find_map(|l| l.trim().strip_prefix("status: ")).unwrap_or("unknown").to_string();
-            if status == "done" {
-                "status: done".to_string()
-            } else {
-                format!("status: {status}: {}", text.lines().filter(|l| !l.starts_with("status:")).collect::<Vec<_>>().join(" | "))
-            }
-        }
-        Err(e) => format!("failed: {e}"),
-    };
-    let got_hostname = remote("hostname", 30).map(|o| o.stdout_text().trim().to_string()).unwrap_or_default();
-    let mut commands = Vec::new();
-    for c in &a.exec {
-        let (ok, output) = match remote(c, 300) {
-            Ok(o) => (true, o.stdout_text()),
-            Err(e) => (false, e.to_string()),
-        };
-        commands.push(TryCommand { command: c.clone(), ok, output });
-    }
-    vm.shutdown(&runner, &ssh, Duration::from_secs(60));
-    let result = TryResult {
-        image: image.display().to_string(),
-        firmware: spec.firmware,
-        medium: spec.medium,
-        accel,
-        time_to_ssh_seconds: (waited.as_secs_f64() * 10.0).round() / 10.0,
-        hostname: got_hostname.clone(),
-        cloud_init: cloud_init.clone(),
-        commands,
-    };
+    let result = liveboot_ops::tryboot::try_image(project, &settings, progress_printer()).map_err(Failure::input)?;
     if a.json {
         out!("{}", serde_json::to_string_pretty(&result).expect("serializes"));
     } else {
@@ -662,53 +536,15 @@ fn try_image(project: &Path, templates: &Path, a: TryArgs) -> Result<(), Failure
             out!("$ {}{}\n{}", c.command, if c.ok { "" } else { "  (failed)" }, c.output.trim_end());
         }
     }
-    let mut problems = Vec::new();
-    if cloud_init != "status: done" {
-        problems.push(format!("cloud-init did not finish cleanly ({cloud_init})"));
-    }
-    if got_hostname != hostname {
-        problems.push(format!("the host name is '{got_hostname}', not the seed's '{hostname}'"));
-    }
-    if result.commands.iter().any(|c| !c.ok) {
-        problems.push("a command failed".to_string());
-    }
-    if problems.is_empty() {
+    if result.problems.is_empty() {
         Ok(())
     } else {
-        Err(Failure::input(problems.join("; ")))
+        Err(Failure::input(result.problems.join("; ")))
     }
 }
 
-#[derive(Serialize)]
-struct CheckResult {
-    file: String,
-    ok: bool,
-    problems: Vec<String>,
-}
-
-fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> {
-    let names = if a.recipes.is_empty() {
-        liveboot_recipe::recipe_names(recipes).map_err(|e| Failure::input(format!("{}: cannot list recipes: {e}", recipes.display())))?
-    } else {
-        a.recipes.clone()
-    };
-    let mut results = Vec::new();
-    for name in &names {
-        let outcome = liveboot_recipe::load_by_name(recipes, name).map_err(|d| d.to_string()).and_then(|r| {
-            plan(&r, &PlanOptions { templates: templates.to_path_buf(), source_date_epoch: None, tools: Default::default() })
-                .map(|_| ())
-                .map_err(|d| d.to_string())
-        });
-        results.push(CheckResult { file: name.clone(), ok: outcome.is_ok(), problems: outcome.err().into_iter().collect() });
-    }
-    if let Some(inv) = &a.inventory {
-        let outcome = liveboot_inventory::load(inv);
-        results.push(CheckResult {
-            file: inv.display().to_string(),
-            ok: outcome.is_ok(),
-            problems: outcome.err().map(|d| d.to_string()).into_iter().collect(),
-        });
-    }
+fn check(project: &Project, a: CheckArgs) -> Result<(), Failure> {
+    let results = liveboot_ops::check::check(project, &a.recipes, a.inventory.as_deref()).map_err(Failure::input)?;
     let bad = results.iter().filter(|r| !r.ok).count();
     if a.json {
         out!("{}", serde_json::to_string_pretty(&results).expect("serializes"));
@@ -730,68 +566,18 @@ fn check(recipes: &Path, templates: &Path, a: CheckArgs) -> Result<(), Failure> 
     Ok(())
 }
 
-#[derive(Serialize)]
-struct SeedResult {
-    node: String,
-    file: String,
-    instance_id: String,
-    uuid: String,
-    bytes: usize,
-    sha256: String,
-    changed: bool,
-}
-
-/// The UUID blkid reports for a seed image: the ISO's date, or the FAT volume serial.
-fn volume_uuid(image: &[u8], format: SeedFormat) -> String {
-    match format {
-        SeedFormat::Iso => liveboot_iso::IsoReader::open(std::io::Cursor::new(image)).map(|r| r.uuid).unwrap_or_default(),
-        SeedFormat::Vfat => {
-            let s = u32::from_le_bytes([image[39], image[40], image[41], image[42]]);
-            format!("{:04X}-{:04X}", s >> 16, s & 0xFFFF)
-        }
-    }
-}
-
-fn seed(templates: &Path, a: SeedArgs) -> Result<(), Failure> {
+fn seed(project: &Project, a: SeedArgs) -> Result<(), Failure> {
+    use liveboot_ops::seeds::{select, write_seeds, Selection};
     let inv = liveboot_inventory::load(&a.inventory).map_err(Failure::input)?;
-    let nodes: Vec<String> = if a.all {
-        inv.slices.values().flat_map(|s| s.nodes.iter().cloned()).collect()
-    } else if let Some(s) = &a.slice {
-        let slice = inv.slices.get(s).ok_or_else(|| {
-            Failure::input(format!(
-                "{}: no slice '{s}'\n  help: the slices are: {}",
-                a.inventory.display(),
-                inv.slices.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
-        slice.nodes.clone()
+    let which = if a.all {
+        Selection::All
+    } else if let Some(s) = a.slice {
+        Selection::Slice(s)
     } else {
-        a.node.clone()
+        Selection::Nodes(a.node)
     };
-    let renderer = SeedRenderer::new(templates).map_err(Failure::input)?;
-    // Render every seed before writing any, so that a bad node leaves no partial set behind.
-    let seeds = nodes.iter().map(|n| renderer.render_node(&inv, n)).collect::<Result<Vec<_>, _>>().map_err(Failure::input)?;
-    std::fs::create_dir_all(&a.out).map_err(|e| Failure::input(format!("{}: cannot create the output folder: {e}", a.out.display())))?;
-    let mut results = Vec::new();
-    let mut writes = Vec::new();
-    for s in &seeds {
-        let iso = s.image(a.format.into());
-        let path = a.out.join(seed_file_name(&s.node, a.format.into()));
-        let changed = std::fs::read(&path).map(|old| old != iso).unwrap_or(true);
-        results.push(SeedResult {
-            node: s.node.clone(),
-            file: path.display().to_string(),
-            instance_id: s.instance_id.clone(),
-            uuid: volume_uuid(&iso, a.format),
-            bytes: iso.len(),
-            sha256: Sha256::digest(&iso).iter().map(|b| format!("{b:02x}")).collect(),
-            changed,
-        });
-        if changed {
-            writes.push((path, iso));
-        }
-    }
-    write_batch(&writes).map_err(|e| Failure::input(format!("{}: cannot write the seeds: {e}", a.out.display())))?;
+    let nodes = select(&inv, &which).map_err(Failure::input)?;
+    let results = write_seeds(project, &inv, &nodes, &a.out, a.format.into()).map_err(Failure::input)?;
     if a.json {
         out!("{}", serde_json::to_string_pretty(&results).expect("serializes"));
     } else {

@@ -4,55 +4,52 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use liveboot_recipe::plan::{Action, Plan, Stage};
+use liveboot_recipe::plan::{Action, Piece, Place, Plan, Text};
 use liveboot_runner::{Cmd, Runner};
 
 /// What an action may refer to.
 pub(crate) struct Context<'a> {
     pub(crate) plan: &'a Plan,
-    pub(crate) stage: &'a Stage,
     /// The stage's own (temporary) output folder.
     pub(crate) own: &'a Path,
     pub(crate) cache: &'a Path,
+    pub(crate) project: &'a Path,
     pub(crate) templates: &'a Path,
     pub(crate) runner: &'a Runner,
     pub(crate) epoch: u64,
 }
 
 impl Context<'_> {
-    /// Replaces `{self}`, `{cache}` and `{STAGE}` (a stage this one comes after) in `text`.
-    pub(crate) fn expand(&self, text: &str) -> Result<String, String> {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let Some(close) = after.find('}') else {
-                out.push_str(&rest[open..]);
-                return Ok(out);
-            };
-            let name = &after[..close];
-            let path = match name {
-                "self" => Some(self.own.to_path_buf()),
-                "cache" => Some(self.cache.to_path_buf()),
-                _ if self.stage.after.iter().any(|a| a == name) => {
-                    let s = self.plan.stages.iter().find(|s| s.name == name).ok_or_else(|| format!("unknown stage '{name}'"))?;
-                    Some(crate::stage_dir(self.cache, s))
-                }
-                _ => None,
-            };
-            match path {
-                Some(p) => out.push_str(&p.to_string_lossy()),
-                None => out.push_str(&rest[open..open + close + 2]),
+    /// Where a place is on this machine.
+    pub(crate) fn place(&self, place: &Place) -> Result<PathBuf, String> {
+        let under = |base: &Path, p: &str| if p.is_empty() { base.to_path_buf() } else { base.join(p) };
+        Ok(match place {
+            Place::Own(p) => under(self.own, p),
+            Place::Cache(p) => under(self.cache, p),
+            Place::Project(p) => under(self.project, p),
+            Place::Host(p) => PathBuf::from(p),
+            Place::Stage { stage, path } => {
+                // The plan checked the reference when it was made; a plan edited by hand may not hold.
+                let s = self.plan.stages.iter().find(|s| &s.name == stage).ok_or_else(|| format!("unknown stage '{stage}'"))?;
+                under(&crate::stage_dir(self.cache, s), path)
             }
-            rest = &after[close + 1..];
+        })
+    }
+
+    /// The text with its places replaced by their paths.
+    pub(crate) fn text(&self, text: &Text) -> Result<String, String> {
+        let mut out = String::new();
+        for piece in &text.0 {
+            match piece {
+                Piece::Lit(s) => out.push_str(s),
+                Piece::At(p) => out.push_str(&self.place(p)?.to_string_lossy()),
+            }
         }
-        out.push_str(rest);
         Ok(out)
     }
 
-    fn path(&self, text: &str) -> Result<PathBuf, String> {
-        self.expand(text).map(PathBuf::from)
+    fn path(&self, text: &Text) -> Result<PathBuf, String> {
+        self.text(text).map(PathBuf::from)
     }
 }
 
@@ -189,12 +186,13 @@ pub(crate) fn execute(ctx: &Context, action: &Action) -> Result<(), String> {
     let own = ctx.own;
     match action {
         Action::Run { argv, env } => {
-            let mut cmd = Cmd::new(ctx.expand(&argv[0])?);
+            let program = argv.first().ok_or("a run action with no program")?;
+            let mut cmd = Cmd::new(ctx.text(program)?);
             for a in &argv[1..] {
-                cmd = cmd.arg(ctx.expand(a)?);
+                cmd = cmd.arg(ctx.text(a)?);
             }
             for (k, v) in env {
-                cmd = cmd.env(k, ctx.expand(v)?);
+                cmd = cmd.env(k, v);
             }
             ctx.runner.run(&cmd.contained()).map(|_| ()).map_err(|e| e.to_string())
         }

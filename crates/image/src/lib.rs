@@ -28,6 +28,8 @@ pub struct BuildOptions {
     pub cache: PathBuf,
     /// Output folder; artifacts go to `<out>/<recipe>/`.
     pub out: PathBuf,
+    /// The project folder (`{project}` places: recipes, overlays, kickstarts).
+    pub project: PathBuf,
     /// Templates folder.
     pub templates: PathBuf,
     /// Runs the external programs.
@@ -162,7 +164,15 @@ pub fn build(plan: &Plan, opts: &BuildOptions) -> Result<BuildReport, BuildError
             actions::remove_all(&tmp).map_err(|e| BuildError::io("cannot remove", &tmp, e))?;
         }
         std::fs::create_dir_all(&tmp).map_err(|e| BuildError::io("cannot create", &tmp, e))?;
-        let ctx = actions::Context { plan, stage, own: &tmp, cache: &opts.cache, templates: &opts.templates, runner: &opts.runner, epoch };
+        let ctx = actions::Context {
+            plan,
+            own: &tmp,
+            cache: &opts.cache,
+            project: &opts.project,
+            templates: &opts.templates,
+            runner: &opts.runner,
+            epoch,
+        };
         for action in &stage.actions {
             if opts.interrupt.load(Ordering::SeqCst) {
                 let _ = actions::remove_all(&tmp);

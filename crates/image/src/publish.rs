@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use liveboot_recipe::plan::{Input, Plan};
+use liveboot_recipe::plan::{Input, Place, Plan};
 
 use crate::{stage_dir, BuildError, BuildOptions, StageOutcome};
 
@@ -99,14 +99,13 @@ fn files_under(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Resul
 
 pub(crate) fn publish(plan: &Plan, opts: &BuildOptions, out: &Path, outcomes: &[StageOutcome]) -> Result<Manifest, BuildError> {
     std::fs::create_dir_all(out).map_err(|e| BuildError::io("cannot create", out, e))?;
-    let dir_of = |name: &str| plan.stages.iter().find(|s| s.name == name).map(|s| stage_dir(&opts.cache, s));
     let mut artifacts: Vec<PathBuf> = Vec::new();
     for a in &plan.artifacts {
-        // `{stage}/path` or `{stage}` (a whole folder).
-        let inner = a.from.trim_start_matches('{');
-        let (stage, rest) = inner.split_once('}').unwrap_or((inner, ""));
-        let base = dir_of(stage).ok_or_else(|| BuildError::at(stage, "no such stage for an artifact"))?;
-        let src = base.join(rest.trim_start_matches('/'));
+        let Place::Stage { stage, path } = &a.from else {
+            return Err(BuildError::at(&a.name, format!("artifact {} comes from {}, not from a stage", a.name, a.from)));
+        };
+        let s = plan.stages.iter().find(|s| &s.name == stage).ok_or_else(|| BuildError::at(stage, "no such stage for an artifact"))?;
+        let src = if path.is_empty() { stage_dir(&opts.cache, s) } else { stage_dir(&opts.cache, s).join(path) };
         let mut files = Vec::new();
         if src.is_dir() {
             files_under(&src, Path::new(""), &mut files).map_err(|e| BuildError::io("cannot read", &src, e))?;
@@ -135,7 +134,7 @@ pub(crate) fn publish(plan: &Plan, opts: &BuildOptions, out: &Path, outcomes: &[
     let mut sums = String::new();
     for name in &artifacts {
         let path = out.join(name);
-        let sha256 = liveboot_publish::sha256_file(&path).map_err(|e| BuildError::io("cannot read", &path, e))?;
+        let sha256 = liveboot_digest::sha256_file(&path).map_err(|e| BuildError::io("cannot read", &path, e))?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         sums.push_str(&format!("{sha256}  {}\n", name.display()));
         listed.push(ManifestArtifact { name: name.display().to_string(), sha256, bytes });

@@ -6,10 +6,9 @@
 
 mod http;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use liveboot_digest::sha256_file;
 
 pub use http::{serve, ServeOptions, Server};
 
@@ -24,21 +23,6 @@ pub struct Published {
     pub bytes: u64,
     /// Whether this call placed it (false: the same content was already published).
     pub placed: bool,
-}
-
-/// SHA-256 of a file, as hex, read in 1 MiB pieces.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Keeps names URL-safe: letters, digits, `-`, `_`, `.`; anything else becomes `-`.

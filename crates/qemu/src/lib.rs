@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use liveboot_iso::IsoReader;
-use liveboot_runner::{Cmd, RunError, Runner, Running};
+use liveboot_runner::{Cmd, Retry, RunError, Runner, Running};
 
 /// Firmware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,18 +57,16 @@ impl Accel {
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
-/// Where live images keep their kernel, by family.
-const KERNEL_PATHS: &[&str] = &["live/vmlinuz", "casper/vmlinuz", "images/pxeboot/vmlinuz", "boot/x86_64/loader/linux"];
-
-/// Copies the kernel out of an ISO image.
-pub fn kernel_from_iso(iso: &Path, dest: &Path) -> Result<(), String> {
+/// Copies the kernel out of an ISO image: the first file found at one of `kernel_paths` (where
+/// the families' live media keep it; the caller knows them).
+pub fn kernel_from_iso(iso: &Path, kernel_paths: &[&str], dest: &Path) -> Result<(), String> {
     let f = std::fs::File::open(iso).map_err(|e| format!("cannot open {}: {e}", iso.display()))?;
     let mut r = IsoReader::open(f).map_err(|e| format!("{}: {e}", iso.display()))?;
     let entries = r.entries().map_err(|e| format!("{}: {e}", iso.display()))?;
     let e = entries
         .iter()
-        .find(|e| KERNEL_PATHS.contains(&e.path.as_str()))
-        .ok_or_else(|| format!("{}: no kernel at {}", iso.display(), KERNEL_PATHS.join(", ")))?;
+        .find(|e| kernel_paths.contains(&e.path.as_str()))
+        .ok_or_else(|| format!("{}: no kernel at {}", iso.display(), kernel_paths.join(", ")))?;
     let bytes = r.read(e).map_err(|e| e.to_string())?;
     std::fs::write(dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))
 }
@@ -99,7 +97,13 @@ pub fn detect_accel(runner: &Runner, kernel: &Path, work: &Path) -> Accel {
 
 /// [`detect_accel`], remembered in `cache_file` for this host kernel and QEMU version (the
 /// probe costs up to 20 s where KVM hangs).
-pub fn detect_accel_cached(runner: &Runner, kernel_source: &Path, work: &Path, cache_file: &Path) -> Result<Accel, String> {
+pub fn detect_accel_cached(
+    runner: &Runner,
+    kernel_source: &Path,
+    kernel_paths: &[&str],
+    work: &Path,
+    cache_file: &Path,
+) -> Result<Accel, String> {
     let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let qemu = runner.run(&Cmd::new("qemu-system-x86_64").arg("--version")).map(|o| o.stdout_text()).map_err(|e| e.to_string())?;
     let key = format!("{} {}", host.trim(), qemu.lines().next().unwrap_or_default().trim());
@@ -111,7 +115,7 @@ pub fn detect_accel_cached(runner: &Runner, kernel_source: &Path, work: &Path, c
         }
     }
     let kernel = work.join("probe-vmlinuz");
-    kernel_from_iso(kernel_source, &kernel)?;
+    kernel_from_iso(kernel_source, kernel_paths, &kernel)?;
     let accel = detect_accel(runner, &kernel, work);
     let _ = std::fs::write(cache_file, format!("{}\t{key}\n", accel.as_str()));
     Ok(accel)
@@ -238,23 +242,26 @@ impl Vm {
     /// Waits until a real SSH command succeeds (QEMU's user network answers TCP connects long
     /// before the guest does). Fails early when QEMU exits.
     pub fn wait_for_ssh(&mut self, runner: &Runner, ssh: &Ssh, timeout: Duration) -> Result<Duration, String> {
-        loop {
+        let left = timeout.saturating_sub(self.started.elapsed());
+        let log = self.serial_log.display().to_string();
+        liveboot_runner::poll(left, Duration::from_secs(2), || {
             if let Some(status) = self.qemu.try_wait() {
-                return Err(format!("QEMU exited ({status}) before SSH answered; see {}", self.serial_log.display()));
+                return Err(Retry::Stop(format!("QEMU exited ({status}) before SSH answered; see {log}")));
             }
-            if self.started.elapsed() > timeout {
-                return Err(format!(
-                    "SSH did not answer within {} s; the guest's console is in {}",
-                    timeout.as_secs(),
-                    self.serial_log.display()
-                ));
-            }
+            // A real command with the key: QEMU's user network accepts on the forwarded port
+            // before the guest is up, and sshd may answer before cloud-init has put the key.
             match runner.run(&ssh.command("true", Duration::from_secs(20))) {
-                Ok(_) => return Ok(self.started.elapsed()),
-                Err(RunError::Interrupted { command }) => return Err(format!("interrupted while running {command}")),
-                Err(_) => std::thread::sleep(Duration::from_secs(2)),
+                Ok(_) => Ok(self.started.elapsed()),
+                Err(RunError::Interrupted { command }) => Err(Retry::Stop(format!("interrupted while running {command}"))),
+                Err(e) => Err(Retry::Again(e.to_string())),
             }
-        }
+        })
+        .map_err(|r| match r {
+            Retry::Stop(e) => e,
+            Retry::Again(last) => {
+                format!("SSH did not answer within {} s; the guest's console is in {log} (last: {last})", timeout.as_secs())
+            }
+        })
     }
 
     /// Asks the guest to power off, then ends QEMU (killing it after `grace`).

@@ -2,16 +2,24 @@
 
 use std::path::{Path, PathBuf};
 
-use liveboot_yaml::{from_node, load_file, merge, Diagnostic, Diagnostics, Node, NodeKind};
+use std::sync::Arc;
 
+use liveboot_yaml::{closest, from_node, load_file, merge, Diagnostic, Diagnostics, Node, NodeKind};
+
+use crate::family::{Family, Release};
+use crate::output::OutputKind;
 use crate::validate::validate;
-use crate::RecipeSpec;
+use crate::{RecipeSpec, Registry};
 
 /// A loaded, valid recipe.
 #[derive(Debug, Clone)]
 pub struct Recipe {
     /// The typed recipe.
     pub spec: RecipeSpec,
+    /// Its family.
+    pub family: Arc<dyn Family>,
+    /// The outputs it asks for, in its order.
+    pub outputs: Vec<Arc<dyn OutputKind>>,
     /// The recipe file.
     pub file: PathBuf,
     /// The files it extends, in the order they were applied.
@@ -21,6 +29,12 @@ pub struct Recipe {
 }
 
 impl Recipe {
+    /// Its release's entry in the family's table (checked when it was loaded).
+    pub fn release(&self) -> &'static Release {
+        let r = &self.spec.distro.release;
+        self.family.releases().iter().find(|x| x.release == r).expect("validated when loaded")
+    }
+
     /// Resolves a path written in the recipe (or in the fragment that wrote it) at `path`.
     pub fn resolve(&self, path: &[liveboot_yaml::PathSeg], written: &str) -> PathBuf {
         self.tree.locate(path).span.resolve(written)
@@ -47,40 +61,37 @@ pub fn recipe_names(dir: &Path) -> std::io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Loads `name` from `dir`, or a path when `name` ends in `.yaml`.
+/// Loads `name` from `dir`, or a path when `name` ends in `.yaml`, with liveboot's own
+/// families and outputs.
 pub fn load_by_name(dir: &Path, name: &str) -> Result<Recipe, Diagnostics> {
+    load_by_name_with(dir, name, &Registry::builtin())
+}
+
+/// [`load_by_name`] with the families and outputs of `registry`.
+pub fn load_by_name_with(dir: &Path, name: &str, registry: &Registry) -> Result<Recipe, Diagnostics> {
     if name.ends_with(".yaml") || name.contains('/') {
-        return load(Path::new(name));
+        return load_with(Path::new(name), registry);
     }
     let path = dir.join(format!("{name}.yaml"));
     if !path.exists() {
         let known = recipe_names(dir).unwrap_or_default();
-        let help = match known.iter().min_by_key(|k| strsim_distance(k, name)) {
-            Some(k) if strsim_distance(k, name) <= 2 => format!("did you mean '{k}'?"),
-            _ if known.is_empty() => format!("no recipes in {}: pass --recipes DIR", dir.display()),
-            _ => format!("the recipes are: {}", known.join(", ")),
+        let help = match closest(name, &known) {
+            Some(k) => format!("did you mean '{k}'?"),
+            None if known.is_empty() => format!("no recipes in {}: pass --recipes DIR", dir.display()),
+            None => format!("the recipes are: {}", known.join(", ")),
         };
         return Err(Diagnostic::nowhere(format!("no recipe '{name}' ({} does not exist)", path.display())).with_help(help).into());
     }
-    load(&path)
+    load_with(&path, registry)
 }
 
-fn strsim_distance(a: &str, b: &str) -> usize {
-    // Small and local: recipe names are short, a plain Levenshtein is plenty.
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// Loads and validates one recipe file.
+/// Loads and validates one recipe file, with liveboot's own families and outputs.
 pub fn load(path: &Path) -> Result<Recipe, Diagnostics> {
+    load_with(path, &Registry::builtin())
+}
+
+/// Loads and validates one recipe file; its family and outputs must be in `registry`.
+pub fn load_with(path: &Path, registry: &Registry) -> Result<Recipe, Diagnostics> {
     if is_fragment(path) {
         return Err(Diagnostic::file(path, "this file is a fragment shared through 'extends:', not a recipe")
             .with_help("build a recipe that extends it, or rename the file without the leading '_'")
@@ -89,13 +100,7 @@ pub fn load(path: &Path) -> Result<Recipe, Diagnostics> {
     let mut extends = Vec::new();
     let tree = load_with_extends(path, &mut Vec::new(), &mut extends)?;
     let spec: RecipeSpec = from_node(&tree)?;
-    let recipe = Recipe { spec, file: path.to_path_buf(), extends, tree };
-    let problems = validate(&recipe);
-    if problems.is_empty() {
-        Ok(recipe)
-    } else {
-        Err(Diagnostics(problems))
-    }
+    validate(spec, path, extends, tree, registry)
 }
 
 fn load_with_extends(path: &Path, chain: &mut Vec<PathBuf>, applied: &mut Vec<PathBuf>) -> Result<Node, Diagnostic> {

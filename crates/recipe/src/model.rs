@@ -34,48 +34,19 @@ pub struct RecipeSpec {
     /// How the root filesystem is compressed.
     #[serde(default)]
     pub squashfs: Squashfs,
-    /// What the build produces.
+    /// What the build produces: output kinds by name (`iso`, `pxe`; see [`crate::output`]).
     #[serde(default = "default_outputs")]
-    pub outputs: Vec<Output>,
+    pub outputs: Vec<String>,
 }
 
 /// Distribution family and release.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Distro {
-    /// The family.
-    pub family: Family,
+    /// The family's name (`debian`, `fedora`, ...; see [`crate::family`]).
+    pub family: String,
     /// Release as the distribution writes it: `12`, `37`, `9`, `22.04`, `15.6`.
     pub release: String,
-}
-
-/// Distribution families liveboot knows.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum Family {
-    /// Debian.
-    Debian,
-    /// Ubuntu.
-    Ubuntu,
-    /// Fedora.
-    Fedora,
-    /// Rocky Linux.
-    Rocky,
-    /// openSUSE Leap.
-    OpensuseLeap,
-}
-
-impl Family {
-    /// The name as written in recipes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Family::Debian => "debian",
-            Family::Ubuntu => "ubuntu",
-            Family::Fedora => "fedora",
-            Family::Rocky => "rocky",
-            Family::OpensuseLeap => "opensuse-leap",
-        }
-    }
 }
 
 /// CPU architecture.
@@ -334,18 +305,8 @@ impl Compression {
     }
 }
 
-/// Build outputs.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Output {
-    /// The hybrid live ISO.
-    Iso,
-    /// Kernel, initrd, root image and network boot configs.
-    Pxe,
-}
-
-fn default_outputs() -> Vec<Output> {
-    vec![Output::Iso, Output::Pxe]
+fn default_outputs() -> Vec<String> {
+    vec!["iso".to_string(), "pxe".to_string()]
 }
 fn default_mirror() -> String {
     "http://deb.debian.org/debian".to_string()

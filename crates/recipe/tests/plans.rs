@@ -1,62 +1,53 @@
-//! Invariants of the plans of every shipped recipe.
+//! Invariants of the plans of every shipped recipe, the plans recorded before the families and
+//! outputs became modules, and the extension points (a family added from outside the crate).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use liveboot_recipe::plan::{plan, Action, PlanOptions};
+use liveboot_recipe::family::{Family, Release, LIVE_BOOT};
+use liveboot_recipe::plan::{plan, Action, Builder, Place, PlanOptions, Root};
+use liveboot_recipe::{Check, Recipe, Registry};
+use liveboot_yaml::Diagnostic;
+use serde_json::Value;
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+fn root() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).canonicalize().unwrap()
 }
 
-fn placeholders(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('{') {
-        let Some(j) = rest[i..].find('}') else { break };
-        out.push(rest[i + 1..i + j].to_string());
-        rest = &rest[i + j + 1..];
-    }
-    out
+fn names() -> Vec<String> {
+    let names = liveboot_recipe::recipe_names(&root().join("recipes")).unwrap();
+    assert_eq!(names.len(), 9);
+    names
 }
 
-fn texts(a: &Action) -> Vec<String> {
-    match serde_json::to_value(a).unwrap() {
-        serde_json::Value::Object(m) => m
-            .into_iter()
-            .filter(|(k, _)| k != "vars" && k != "content")
-            .flat_map(|(_, v)| match v {
-                serde_json::Value::String(s) => vec![s],
-                serde_json::Value::Array(items) => items.into_iter().filter_map(|i| i.as_str().map(String::from)).collect(),
-                serde_json::Value::Object(env) => env.into_iter().filter_map(|(_, v)| v.as_str().map(String::from)).collect(),
-                _ => Vec::new(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+fn plan_of(project: &Path, name: &str, tools: BTreeMap<String, String>) -> liveboot_recipe::plan::Plan {
+    let r = liveboot_recipe::load_by_name(&project.join("recipes"), name).unwrap();
+    plan(&r, &PlanOptions { tools, ..PlanOptions::for_project(project) }).unwrap()
 }
 
 #[test]
-fn every_placeholder_names_self_the_cache_or_a_stage_it_comes_after() {
-    let recipes = root().join("recipes");
-    let names = liveboot_recipe::recipe_names(&recipes).unwrap();
-    assert_eq!(names.len(), 9);
-    for name in names {
-        let r = liveboot_recipe::load_by_name(&recipes, &name).unwrap();
-        let p = plan(&r, &PlanOptions { templates: root().join("templates"), source_date_epoch: None, tools: BTreeMap::new() }).unwrap();
+fn every_reference_names_a_declared_output_of_a_stage_it_comes_after() {
+    for name in names() {
+        let p = plan_of(&root(), &name, BTreeMap::new());
         for s in &p.stages {
-            for a in &s.actions {
-                for t in texts(a) {
-                    for ph in placeholders(&t) {
-                        let ok = ph == "self" || ph == "cache" || s.after.contains(&ph);
-                        assert!(ok, "{name}: stage '{}' refers to '{{{ph}}}' in {t:?}, which it does not come after", s.name);
-                    }
-                }
+            for place in s.actions.iter().flat_map(Action::texts).flat_map(|t| t.places()) {
+                let Place::Stage { stage, path } = place else { continue };
+                assert!(s.after.contains(stage), "{name}: stage '{}' refers to {place}, which it does not come after", s.name);
+                let other = p.stages.iter().find(|x| &x.name == stage).unwrap();
+                let first = path.split('/').next().unwrap();
+                assert!(first.is_empty() || other.outputs.iter().any(|o| o == first), "{name}: {place} is not declared by {stage}");
+            }
+            for a in &s.after {
+                assert!(
+                    s.actions.iter().flat_map(Action::texts).flat_map(|t| t.places()).any(|p| p.stage_name() == Some(a)),
+                    "{name}: {} comes after {a} without reading it",
+                    s.name
+                );
             }
         }
-        // Artifacts come from stages that exist.
         for a in &p.artifacts {
-            let stage = placeholders(&a.from)[0].clone();
+            let stage = a.from.stage_name().expect("artifacts come from stages");
             assert!(p.stages.iter().any(|s| s.name == stage), "{name}: artifact {} from unknown stage {stage}", a.name);
         }
     }
@@ -64,9 +55,8 @@ fn every_placeholder_names_self_the_cache_or_a_stage_it_comes_after() {
 
 #[test]
 fn keys_change_exactly_with_their_inputs() {
-    let recipes = root().join("recipes");
-    let r = liveboot_recipe::load_by_name(&recipes, "debian12").unwrap();
-    let opts = PlanOptions { templates: root().join("templates"), source_date_epoch: None, tools: BTreeMap::new() };
+    let r = liveboot_recipe::load_by_name(&root().join("recipes"), "debian12").unwrap();
+    let opts = PlanOptions::for_project(&root());
     let base = plan(&r, &opts).unwrap();
     let mut changed = r.clone();
     changed.spec.boot.kernel_args.push("quiet".into());
@@ -76,4 +66,186 @@ fn keys_change_exactly_with_their_inputs() {
     let later = plan(&r, &PlanOptions { source_date_epoch: Some(1_800_000_000), ..opts.clone() }).unwrap();
     let differ: Vec<&str> = base.stages.iter().zip(&later.stages).filter(|(a, b)| a.key != b.key).map(|(a, _)| a.name.as_str()).collect();
     assert_eq!(differ, ["rootfs", "customize", "squashfs", "efi", "iso", "pxe"], "the epoch reaches every stage that carries times");
+}
+
+/// `tests/plans-before/<recipe>.json` is `liveboot plan <recipe> --json` as printed by commit
+/// 1daf69c (before families and outputs became modules), run in a checkout at /work/before.
+/// The only intended difference: files of the project are named relative to it (issue 10,
+/// item 7) instead of by their absolute path, which changes the keys of the stages that read
+/// them (and of the stages after those, and so the ISO's volume date). Everything else must be
+/// equal, keys included; stages gained the list of their declared outputs.
+#[test]
+fn plans_are_those_recorded_before_the_reshaping() {
+    const OLD_PROJECT: &str = "/work/before";
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans-before");
+    for name in names() {
+        let text = std::fs::read_to_string(fixtures.join(format!("{name}.json"))).unwrap();
+        let old: Value = serde_json::from_str(&text).unwrap();
+        let tools: BTreeMap<String, String> = serde_json::from_value(old["tools"].clone()).unwrap();
+        let new = serde_json::to_value(plan_of(&root(), &name, tools)).unwrap();
+
+        // Which old stages named a project file by its absolute path (directly or through a
+        // stage they come after): those keys change, and only those.
+        let mut moved: Vec<String> = Vec::new();
+        for s in old["stages"].as_array().unwrap() {
+            let own = s["inputs"].to_string().contains(OLD_PROJECT) || s["actions"].to_string().contains(OLD_PROJECT);
+            let inherited = s["after"].as_array().unwrap().iter().any(|a| moved.iter().any(|m| m == a.as_str().unwrap()));
+            if own || inherited {
+                moved.push(s["name"].as_str().unwrap().to_string());
+            }
+        }
+        for (o, n) in old["stages"].as_array().unwrap().iter().zip(new["stages"].as_array().unwrap()) {
+            let stage = o["name"].as_str().unwrap();
+            if !moved.iter().any(|m| m == stage) {
+                assert_eq!(o["key"], n["key"], "{name}: the key of '{stage}' changed, though none of its inputs did");
+            }
+        }
+        let normalize = |v: &Value, old: bool| {
+            let mut text = v.to_string();
+            if old {
+                text = text
+                    .replace(&format!("file:{OLD_PROJECT}/"), "file:")
+                    .replace(&format!("dir:{OLD_PROJECT}/"), "dir:")
+                    .replace(&format!("{OLD_PROJECT}/"), "{project}/");
+            }
+            // The ISO's volume date comes from the keys of the stages it reads.
+            while let Some(i) = text.find("--modification-date=2") {
+                text.replace_range(i + 20..i + 36, "<from the keys>");
+            }
+            let mut v: Value = serde_json::from_str(&text).unwrap();
+            v.as_object_mut().unwrap().remove("recipe_hash");
+            for s in v["stages"].as_array_mut().unwrap() {
+                let s = s.as_object_mut().unwrap();
+                s.remove("key");
+                s.remove("outputs");
+            }
+            v
+        };
+        let (o, n) = (normalize(&old, true), normalize(&new, false));
+        for (a, b) in o["stages"].as_array().unwrap().iter().zip(n["stages"].as_array().unwrap()) {
+            assert_eq!(a, b, "{name}: stage {} differs", a["name"]);
+        }
+        assert_eq!(o, n, "{name}: the plan differs");
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn keys_and_inputs_do_not_depend_on_where_the_project_lies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checkouts = [tmp.path().join("a"), tmp.path().join("deeper/checkout-b")];
+    for c in &checkouts {
+        for d in ["recipes", "templates", "kickstarts", "kiwi"] {
+            copy_tree(&root().join(d), &c.join(d));
+        }
+    }
+    for name in names() {
+        let [a, b] = [&checkouts[0], &checkouts[1]].map(|c| plan_of(c, &name, BTreeMap::new()));
+        assert_eq!(a.recipe_hash, b.recipe_hash, "{name}");
+        for (x, y) in a.stages.iter().zip(&b.stages) {
+            assert_eq!(x.key, y.key, "{name}: stage {} has another key in another checkout", x.name);
+        }
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(!json.contains(&tmp.path().display().to_string()), "{name}: the plan names where the project lies: {json}");
+    }
+}
+
+/// A family that exists only in this test: one stage makes kernel, initrd and root image.
+struct TestOs {
+    /// The stage output the family says its kernel is in.
+    kernel: Place,
+}
+
+impl Family for TestOs {
+    fn name(&self) -> &'static str {
+        "testos"
+    }
+    fn releases(&self) -> &'static [Release] {
+        &[Release { release: "1", codename: "one", released: 1_000_000_000 }]
+    }
+    fn sources(&self) -> &'static [&'static str] {
+        &["bootstrap"]
+    }
+    fn schemes(&self) -> &'static [&'static liveboot_recipe::family::LiveScheme] {
+        &[&LIVE_BOOT]
+    }
+    fn validate(&self, _: &Recipe, _: &mut Check) {}
+    fn stages(&self, b: &mut Builder) -> Result<Root, Diagnostic> {
+        b.add(
+            "make",
+            "make everything at once",
+            &["vmlinuz", "initrd.img", "root.squashfs"],
+            vec![b.part("packages", &b.recipe.spec.packages)],
+            vec![Action::run(["testos-make", "{self}"])],
+        )?;
+        Ok(Root {
+            kernel: self.kernel.clone(),
+            initrd: Place::stage("make", "initrd.img"),
+            image: Place::stage("make", "root.squashfs"),
+            scheme: &LIVE_BOOT,
+            remaster: None,
+        })
+    }
+    fn buildable(&self, _: &Recipe) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn testos_recipe(dir: &Path) -> PathBuf {
+    let file = dir.join("t1.yaml");
+    std::fs::write(
+        &file,
+        "name: t1\ntitle: Test OS\nlabel: T1\ndistro:\n  family: testos\n  release: \"1\"\nsource:\n  bootstrap: {}\npackages: [kernel]\n",
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn a_family_added_from_outside_the_crate_plans_with_the_common_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = testos_recipe(tmp.path());
+    // Without it the family is unknown.
+    let e = liveboot_recipe::load(&file).unwrap_err().to_string();
+    assert!(e.contains("t1.yaml:5:11: unknown distribution family 'testos'"), "{e}");
+
+    let registry = Registry::builtin().with_family(Arc::new(TestOs { kernel: Place::stage("make", "vmlinuz") }));
+    let r = liveboot_recipe::load_with(&file, &registry).unwrap();
+    let p = plan(&r, &PlanOptions::for_project(&root())).unwrap();
+    let stages: Vec<(&str, Vec<&str>)> = p.stages.iter().map(|s| (s.name.as_str(), s.after.iter().map(String::as_str).collect())).collect();
+    assert_eq!(
+        stages,
+        [("make", vec![]), ("bootmenu", vec![]), ("efi", vec![]), ("iso", vec!["make", "bootmenu", "efi"]), ("pxe", vec!["make"])]
+    );
+    assert_eq!(p.source_date_epoch, 1_000_000_000, "the family's release day is the default epoch");
+    let iso = p.stages.iter().find(|s| s.name == "iso").unwrap();
+    assert!(iso.actions.iter().any(|a| a.describe() == "copy   {make}/vmlinuz -> {self}/tree/live/vmlinuz"), "{p}");
+}
+
+#[test]
+fn a_reference_to_a_missing_stage_or_output_fails_at_plan_time_with_the_recipe_location() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = testos_recipe(tmp.path());
+    for (kernel, expect) in [
+        (Place::stage("make", "bzImage"), "stage 'iso' refers to {make}/bzImage: stage 'make' declares no output 'bzImage'"),
+        (Place::stage("kernel", "vmlinuz"), "stage 'iso' refers to {kernel}/vmlinuz: no stage 'kernel' comes before it"),
+    ] {
+        let registry = Registry::builtin().with_family(Arc::new(TestOs { kernel }));
+        let r = liveboot_recipe::load_with(&file, &registry).unwrap();
+        let e = plan(&r, &PlanOptions::for_project(&root())).unwrap_err().to_string();
+        // Located at the output that asked for the stage (outputs default to the base's).
+        assert!(e.contains(expect), "{e}");
+        assert!(e.contains("t1.yaml:"), "no recipe location: {e}");
+    }
 }

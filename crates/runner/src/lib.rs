@@ -511,3 +511,27 @@ mod tests {
         assert!(e.contains("is not installed") && e.contains("cargo xtask deps"), "{e}");
     }
 }
+
+/// Why a [`poll`] probe did not succeed this time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    /// Not yet: try again (the reason is reported if time runs out).
+    Again(String),
+    /// Never will: stop now with this error.
+    Stop(String),
+}
+
+/// Calls `probe` every `every` until it succeeds, says [`Retry::Stop`] (returned as it is) or
+/// `within` has passed (its last [`Retry::Again`] then). The one "wait until it answers" loop
+/// of liveboot: SSH banners of nodes, SSH commands in QEMU guests, servers coming up in tests.
+pub fn poll<T>(within: Duration, every: Duration, mut probe: impl FnMut() -> Result<T, Retry>) -> Result<T, Retry> {
+    let start = std::time::Instant::now();
+    loop {
+        match probe() {
+            Ok(v) => return Ok(v),
+            Err(stop @ Retry::Stop(_)) => return Err(stop),
+            Err(again) if start.elapsed() >= within => return Err(again),
+            Err(_) => std::thread::sleep(every.min(within.saturating_sub(start.elapsed()))),
+        }
+    }
+}

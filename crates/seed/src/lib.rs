@@ -228,7 +228,7 @@ impl SeedRenderer {
             h.update(part.map(|p| p.len() as u64 + 1).unwrap_or(0).to_be_bytes());
             h.update(part.unwrap_or_default());
         }
-        let digest: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let digest = liveboot_digest::hex(&h.finalize()[..8]);
         let instance_id = format!("iid-{}-{digest}", f.name);
         let meta_data = format!("instance-id: {instance_id}\nlocal-hostname: {}\n", f.hostname);
         Ok(Seed { node: f.name.clone(), user_data, meta_data, network_config, vendor_data: f.vendor_data.clone(), instance_id })

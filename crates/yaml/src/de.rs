@@ -45,11 +45,13 @@ impl Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The closest candidate by edit distance, if it is close enough to be a likely typo.
-fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+/// The closest candidate by edit distance, if it is close enough to be a likely typo: the one
+/// "did you mean" of every message (keys, values, recipe, family, node and slice names).
+pub fn closest<'a, S: AsRef<str> + ?Sized + 'a>(word: &str, candidates: impl IntoIterator<Item = &'a S>) -> Option<&'a str> {
     candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .into_iter()
+        .map(|c| c.as_ref())
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)

@@ -16,7 +16,7 @@ mod diag;
 pub mod fixture;
 mod node;
 
-pub use de::from_node;
+pub use de::{closest, from_node};
 pub use diag::{Diagnostic, Diagnostics};
 pub use node::{merge, parse_str, Node, NodeKind, PathSeg, Span};
 

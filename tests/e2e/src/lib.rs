@@ -29,24 +29,27 @@ pub const EPOCH: &str = "1700000000";
 
 /// `liveboot -C <root> ARGS`.
 pub fn liveboot(args: &[&str]) -> Output {
-    let out = Command::new(bin()).arg("-C").arg(root()).args(args).output().expect("liveboot runs");
+    liveboot_in(&root(), args)
+}
+
+/// `liveboot -C <project> ARGS`.
+pub fn liveboot_in(project: &Path, args: &[&str]) -> Output {
+    let out = Command::new(bin()).arg("-C").arg(project).args(args).output().expect("liveboot runs");
     eprintln!("$ liveboot {}\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
     out
 }
 
 /// `liveboot build` with the shared cache; returns the JSON report.
 pub fn build(recipe: &str, cache: &Path, out: &Path) -> serde_json::Value {
-    let o = liveboot(&[
-        "build",
-        recipe,
-        "--json",
-        "--source-date-epoch",
-        EPOCH,
-        "--cache",
-        &cache.to_string_lossy(),
-        "--out",
-        &out.to_string_lossy(),
-    ]);
+    build_in(&root(), recipe, cache, out)
+}
+
+/// `liveboot -C <project> build`; returns the JSON report.
+pub fn build_in(project: &Path, recipe: &str, cache: &Path, out: &Path) -> serde_json::Value {
+    let o = liveboot_in(
+        project,
+        &["build", recipe, "--json", "--source-date-epoch", EPOCH, "--cache", &cache.to_string_lossy(), "--out", &out.to_string_lossy()],
+    );
     assert!(o.status.success(), "build failed: {}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }

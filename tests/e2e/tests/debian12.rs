@@ -88,16 +88,40 @@ fn d_changing_only_kernel_arguments_reruns_only_menus_and_iso() {
 
 #[test]
 #[ignore = "slow: cargo xtask e2e"]
-fn e_two_clean_builds_are_byte_identical() {
+fn e_a_clean_build_in_another_checkout_is_byte_identical_with_the_same_keys() {
     let (cache, out) = ensure_built();
+    // A second checkout of the same files at another path, built with a clean stage cache
+    // (the downloaded packages shared, so that only the place differs).
+    let checkout = work().join("elsewhere/second-checkout");
+    let _ = std::fs::remove_dir_all(&checkout);
+    std::fs::create_dir_all(&checkout).unwrap();
+    for d in ["recipes", "templates"] {
+        assert!(Command::new("cp").arg("-a").arg(root().join(d)).arg(&checkout).status().unwrap().success());
+    }
     let clean = work().join("cache-clean");
     let _ = std::fs::remove_dir_all(&clean);
     share_packages(&cache, &clean);
-    let report = build("debian12", &clean, &work().join("out-clean"));
+    let report = build_in(&checkout, "debian12", &clean, &work().join("out-clean"));
     assert_eq!(ran(&report).len(), report["stages"].as_array().unwrap().len(), "the second cache was not clean");
     let a = std::fs::read(out.join("debian12/debian12.iso")).unwrap();
     let b = std::fs::read(work().join("out-clean/debian12/debian12.iso")).unwrap();
     assert!(a == b, "the two ISOs differ ({} and {} bytes)", a.len(), b.len());
+    let keys = |m: &serde_json::Value| -> Vec<(String, String)> {
+        m["stages"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().into(), s["key"].as_str().unwrap().into())).collect()
+    };
+    let first = std::fs::read_to_string(out.join("debian12/manifest.json")).unwrap();
+    let second = std::fs::read_to_string(work().join("out-clean/debian12/manifest.json")).unwrap();
+    let (m1, m2): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&first).unwrap(), serde_json::from_str(&second).unwrap());
+    assert_eq!(keys(&m1), keys(&m2), "the two checkouts planned different keys");
+    for (m, text) in [(&m1, &first), (&m2, &second)] {
+        for place in [root(), checkout.clone(), work()] {
+            assert!(!text.contains(&*place.to_string_lossy()), "the manifest names {}: {text}", place.display());
+        }
+        for i in m["stages"].as_array().unwrap().iter().flat_map(|s| s["inputs"].as_array().unwrap()) {
+            let name = i["name"].as_str().unwrap();
+            assert!(!name.split_once(':').map(|(_, p)| p).unwrap_or(name).starts_with('/'), "an input named by an absolute path: {name}");
+        }
+    }
 }
 
 /// Starts a clean build, waits until `stage` is running, waits a little more, sends `signal`.

@@ -131,5 +131,5 @@ fn detect_accel(out: &std::path::Path) -> String {
     let iso = out.join("debian12/debian12.iso");
     let w = work().join("accel-probe");
     std::fs::create_dir_all(&w).unwrap();
-    liveboot_qemu::detect_accel_cached(&runner, &iso, &w, &w.join("accel")).unwrap().as_str().to_string()
+    liveboot_qemu::detect_accel_cached(&runner, &iso, &["live/vmlinuz"], &w, &w.join("accel")).unwrap().as_str().to_string()
 }

@@ -507,7 +507,7 @@ impl Redfish {
     // ---- jobs ----
 
     fn job_collection(&mut self) -> Result<(String, bool), String> {
-        if self.vendor == Vendor::Dell {
+        if self.quirks.manager_jobs {
             if let Some(m) = self.manager.clone() {
                 return Ok((format!("{m}/Jobs"), true));
             }

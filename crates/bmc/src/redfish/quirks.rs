@@ -46,6 +46,10 @@ pub struct Quirks {
     /// Image URLs must not contain `?` or `=` (Supermicro X12, Gigabyte field reports in
     /// REDFISH.md); liveboot's published names never do, other URLs are refused early.
     pub plain_urls_only: bool,
+    /// The job queue is the Manager's `Jobs` collection (Dell iDRAC's lifecycle controller
+    /// jobs), not the TaskService's tasks. Sources: the sopnode liveboot tool's
+    /// queueget/queueclear; libredfish dell.rs; quads#726.
+    pub manager_jobs: bool,
 }
 
 /// Messages after which a request is worth repeating (with backoff).
@@ -76,10 +80,14 @@ impl Quirks {
             send_inserted: true,
             connected_via_decides: false,
             plain_urls_only: false,
+            manager_jobs: false,
         };
         match vendor {
-            Vendor::Dell if fw.media_under_manager_only => Quirks { boot_once: BootOnce::DellImportBootOnce, ..standard },
-            Vendor::Dell | Vendor::Generic => standard,
+            Vendor::Dell if fw.media_under_manager_only => {
+                Quirks { boot_once: BootOnce::DellImportBootOnce, manager_jobs: true, ..standard }
+            }
+            Vendor::Dell => Quirks { manager_jobs: true, ..standard },
+            Vendor::Generic => standard,
             Vendor::Hpe => Quirks { boot_once: BootOnce::HpeBootOnNextReset, send_inserted: false, ..standard },
             Vendor::Supermicro => Quirks {
                 cd_target: "UsbCd",

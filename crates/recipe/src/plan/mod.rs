@@ -2,46 +2,36 @@
 //! does, and which cache key it has. The image builder executes exactly these actions; this
 //! module only describes them, reading nothing but the recipe's own files (to hash them).
 //!
-//! Paths in actions are written with placeholders, never passed through a shell:
-//! `{self}` is the stage's own output folder, `{NAME}` the output folder of stage NAME (which
-//! must be listed in `after`), `{cache}` the builder's shared cache folder (package downloads).
+//! Paths in actions are typed [`Place`]s inside [`Text`]s, never passed through a shell: a
+//! stage's own folder (`{self}`), a declared output of an earlier stage (`{NAME}/output`), the
+//! builder's shared cache (`{cache}`), the project (`{project}`) or the host. A stage declares
+//! its outputs; [`Builder::add`] refuses a reference to a stage that does not exist (yet) or to
+//! an output it does not declare, and a stage comes after exactly the stages it refers to.
 //!
-//! One distribution family = one backend module ([`debian`], [`fedora`], [`ubuntu`], [`suse`]);
-//! each adds the stages that make a root image, kernel and initrd; the boot menus, EFI image,
-//! ISO and PXE bundle are common ([`common`]).
+//! The recipe's [`Family`](crate::family::Family) adds the stages that make a root image,
+//! kernel and initrd; then each output the recipe asks for ([`crate::output`]) adds its own.
 
-mod common;
-mod debian;
-mod fedora;
-mod suse;
-mod ubuntu;
+mod place;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use liveboot_yaml::Diagnostic;
+use liveboot_yaml::{Diagnostic, PathSeg, Span};
 
-use crate::{Recipe, Source};
+pub use place::{Piece, Place, Text};
 
-/// The host packages whose programs or files some stage uses; their versions are stage inputs.
-pub const TOOL_PACKAGES: &[&str] = &[
-    "mmdebstrap",
-    "squashfs-tools",
-    "xorriso",
-    "isolinux",
-    "syslinux-common",
-    "grub-common",
-    "grub-efi-amd64-bin",
-    "dosfstools",
-    "mtools",
-];
+use crate::family::{LiveScheme, Release};
+use crate::output::{self, OutputKind};
+use crate::Recipe;
 
 /// Settings that come from outside the recipe.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
+    /// The project folder: files under it are named relative to it (`{project}/...`,
+    /// `file:recipes/...`), so that keys and manifests do not depend on where it lies.
+    pub project: PathBuf,
     /// Folder holding the templates (`templates/` of the project).
     pub templates: PathBuf,
     /// SOURCE_DATE_EPOCH to pin; `None` takes the distribution release's day, a fact of the
@@ -51,6 +41,18 @@ pub struct PlanOptions {
     /// Versions of the host packages whose programs and files the stages use (`xorriso` ->
     /// `1.5.4-4`); a stage's key covers the versions of its tools. Missing ones read "unknown".
     pub tools: BTreeMap<String, String>,
+}
+
+impl PlanOptions {
+    /// Options for a project folder (templates in its `templates/`), no epoch, no tool versions.
+    pub fn for_project(project: &Path) -> PlanOptions {
+        PlanOptions {
+            project: project.to_path_buf(),
+            templates: project.join("templates"),
+            source_date_epoch: None,
+            tools: BTreeMap::new(),
+        }
+    }
 }
 
 /// A whole build.
@@ -85,8 +87,8 @@ pub struct Plan {
 pub struct Artifact {
     /// Name in the output folder.
     pub name: String,
-    /// Where it is made: `{stage}/path`.
-    pub from: String,
+    /// Where it is made: a stage's output, or the whole stage folder.
+    pub from: Place,
 }
 
 /// One cached step of a build.
@@ -96,12 +98,14 @@ pub struct Stage {
     pub name: String,
     /// What it does, in a few words.
     pub summary: String,
-    /// Stages whose outputs it reads.
+    /// Stages whose outputs it reads (exactly those its actions refer to, in plan order).
     pub after: Vec<String>,
     /// Everything its result depends on, hashed.
     pub inputs: Vec<Input>,
     /// What it does, in order.
     pub actions: Vec<Action>,
+    /// The files and folders at the top of its folder that later stages may refer to.
+    pub outputs: Vec<String>,
     /// Cache key: hash of the name, the actions, the inputs and the keys of the stages it
     /// comes after.
     pub key: String,
@@ -116,44 +120,63 @@ pub struct Input {
     pub sha256: String,
 }
 
-/// One thing a stage does. Paths use the placeholders described in the module docs.
+/// One thing a stage does.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Run a program through the runner (never a shell), with extra environment.
-    Run { argv: Vec<String>, env: BTreeMap<String, String> },
+    Run { argv: Vec<Text>, env: BTreeMap<String, String> },
     /// Render a template with these variables.
-    Render { template: String, dest: String, vars: serde_json::Value },
+    Render { template: String, dest: Text, vars: serde_json::Value },
     /// Hard-link a file of an earlier stage into this one (no copy for big images; neither side
     /// is ever modified in place).
-    Link { src: String, dest: String },
+    Link { src: Text, dest: Text },
     /// Copy a file, replacing the destination (never writing through a hard link).
-    Copy { src: String, dest: String, mode: Option<String> },
+    Copy { src: Text, dest: Text, mode: Option<String> },
     /// Write a file, replacing the destination (never writing through a hard link).
-    Write { dest: String, content: String, mode: Option<String> },
+    Write { dest: Text, content: String, mode: Option<String> },
     /// Create a folder (and its parents) if missing.
-    MakeDir { path: String },
+    MakeDir { path: Text },
     /// Remove files or folders; the last path component may hold `*` wildcards.
-    Remove { paths: Vec<String> },
+    Remove { paths: Vec<Text> },
     /// Make `dest` a tree of hard links to `src` (cheap copy of a cached tree; files are only
     /// ever replaced in it, never modified in place).
-    LinkTree { src: String, dest: String },
+    LinkTree { src: Text, dest: Text },
     /// Copy the kernel and initrd that the root filesystem's /vmlinuz and /initrd.img point to.
-    BootFiles { rootfs: String, dest: String },
+    BootFiles { rootfs: Text, dest: Text },
     /// List the installed packages of a Debian root filesystem into a file.
-    Packages { rootfs: String, dest: String },
+    Packages { rootfs: Text, dest: Text },
     /// Set the modification time of everything under a folder to SOURCE_DATE_EPOCH.
-    PinTimes { dir: String },
+    PinTimes { dir: Text },
     /// Download and verify.
-    Fetch { url: String, checksum: String, dest: String },
+    Fetch { url: String, checksum: String, dest: Text },
     /// Find/replace in a text file.
-    Edit { file: String, find: String, replace: String, min_matches: u32 },
+    Edit { file: Text, find: String, replace: String, min_matches: u32 },
 }
 
 impl Action {
     /// Runs a program with no extra environment.
-    pub fn run<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
-        Action::Run { argv: argv.into_iter().map(Into::into).collect(), env: BTreeMap::new() }
+    pub fn run<S: Into<Text>>(argv: impl IntoIterator<Item = S>) -> Self {
+        Action::run_env(argv, BTreeMap::new())
+    }
+
+    /// Runs a program with extra environment.
+    pub fn run_env<S: Into<Text>>(argv: impl IntoIterator<Item = S>, env: BTreeMap<String, String>) -> Self {
+        Action::Run { argv: argv.into_iter().map(Into::into).collect(), env }
+    }
+
+    /// Every text of the action that may hold places.
+    pub fn texts(&self) -> Vec<&Text> {
+        match self {
+            Action::Run { argv, .. } => argv.iter().collect(),
+            Action::Render { dest, .. } | Action::Write { dest, .. } | Action::Fetch { dest, .. } => vec![dest],
+            Action::Link { src, dest } | Action::Copy { src, dest, .. } | Action::LinkTree { src, dest } => vec![src, dest],
+            Action::MakeDir { path } => vec![path],
+            Action::Remove { paths } => paths.iter().collect(),
+            Action::BootFiles { rootfs, dest } | Action::Packages { rootfs, dest } => vec![rootfs, dest],
+            Action::PinTimes { dir } => vec![dir],
+            Action::Edit { file, .. } => vec![file],
+        }
     }
 
     /// One line for people.
@@ -161,7 +184,7 @@ impl Action {
         match self {
             Action::Run { argv, env } => {
                 let env: String = env.iter().map(|(k, v)| format!("{k}={} ", shell_quote(v))).collect();
-                format!("run    {env}{}", argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "))
+                format!("run    {env}{}", argv.iter().map(|a| shell_quote(&a.to_string())).collect::<Vec<_>>().join(" "))
             }
             Action::Render { template, dest, .. } => format!("render {template} -> {dest}"),
             Action::Copy { src, dest, mode } => match mode {
@@ -174,7 +197,7 @@ impl Action {
                 format!("write  {dest}: {first:?}{more}")
             }
             Action::MakeDir { path } => format!("mkdir  {path}"),
-            Action::Remove { paths } => format!("remove {}", paths.join(" ")),
+            Action::Remove { paths } => format!("remove {}", paths.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")),
             Action::LinkTree { src, dest } => format!("link   {src} -> {dest} (hard links)"),
             Action::Link { src, dest } => format!("link   {src} -> {dest}"),
             Action::BootFiles { rootfs, dest } => {
@@ -198,117 +221,242 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// SHA-256 as hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use liveboot_digest::sha256_hex;
 
 fn json_hash<T: Serialize>(v: &T) -> String {
     sha256_hex(&serde_json::to_vec(v).expect("plain data serializes"))
 }
 
-/// Collects stages; computes keys as they are added.
-pub(crate) struct Builder<'a> {
-    pub(crate) recipe: &'a Recipe,
+/// What a family leaves for the outputs: where the kernel, initrd and root image are, and how
+/// the medium boots them.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// Kernel.
+    pub kernel: Place,
+    /// Initrd.
+    pub initrd: Place,
+    /// Root filesystem image.
+    pub image: Place,
+    /// Where the three go on the medium and how a netboot fetches the root.
+    pub scheme: &'static LiveScheme,
+    /// Set when the family produces a finished ISO to remaster rather than a tree to assemble.
+    pub remaster: Option<Remaster>,
+}
+
+/// A finished ISO that the `iso` stage remasters, keeping its own boot setup.
+#[derive(Debug, Clone)]
+pub struct Remaster {
+    /// The ISO.
+    pub iso: Place,
+    /// A folder whose files replace the ISO's (patched menus).
+    pub overlay: Option<Place>,
+}
+
+/// Collects stages; checks their references and computes their keys as they are added. Family
+/// and output modules get one to add their stages.
+pub struct Builder<'a> {
+    /// The recipe being planned.
+    pub recipe: &'a Recipe,
     opts: &'a PlanOptions,
     epoch: u64,
     stages: Vec<Stage>,
+    /// Where in the recipe the module adding stages now was chosen (for errors).
+    origin: Span,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    /// Says where in the recipe the module about to add stages was chosen (for errors).
+    pub(crate) fn set_origin(&mut self, at: Span) {
+        self.origin = at;
+    }
+
+    /// The release entry of the recipe's family (validated when the recipe was loaded).
+    pub fn release(&self) -> &'static Release {
+        self.recipe.release()
+    }
+
     /// An input made of part of the recipe.
-    pub(crate) fn part<T: Serialize>(&self, name: &str, v: &T) -> Input {
+    pub fn part<T: Serialize>(&self, name: &str, v: &T) -> Input {
         Input { name: format!("recipe:{name}"), sha256: json_hash(v) }
     }
 
     /// SOURCE_DATE_EPOCH as an input, for stages whose output embeds times.
-    pub(crate) fn epoch(&self) -> Option<Input> {
+    pub fn epoch(&self) -> Option<Input> {
         Some(Input { name: "epoch".into(), sha256: sha256_hex(self.epoch.to_string().as_bytes()) })
     }
 
     /// The environment a time-embedding program gets.
-    pub(crate) fn epoch_env(&self) -> BTreeMap<String, String> {
+    pub fn epoch_env(&self) -> BTreeMap<String, String> {
         [("SOURCE_DATE_EPOCH".to_string(), self.epoch.to_string())].into_iter().collect()
     }
 
     /// The version of a host package, as an input.
-    pub(crate) fn tool(&self, package: &str) -> Input {
+    pub fn tool(&self, package: &str) -> Input {
         let v = self.opts.tools.get(package).map(String::as_str).unwrap_or("unknown");
         Input { name: format!("tool:{package}"), sha256: sha256_hex(v.as_bytes()) }
     }
 
-    /// A file or folder the recipe names at `at`, as an absolute path: stage keys then do not
-    /// depend on the folder liveboot was started from.
-    pub(crate) fn source_path(&self, at: &[liveboot_yaml::PathSeg], written: &str) -> PathBuf {
+    /// A file or folder the recipe names at `at`: under the project it is a project place
+    /// (named relative to the project), elsewhere the absolute host path.
+    pub fn source_path(&self, at: &[PathSeg], written: &str) -> Place {
         let p = self.recipe.resolve(at, written);
-        p.canonicalize().unwrap_or(p)
+        let p = p.canonicalize().unwrap_or(p);
+        let project = self.opts.project.canonicalize().unwrap_or_else(|_| self.opts.project.clone());
+        match p.strip_prefix(&project) {
+            Ok(rel) => Place::Project(rel.to_string_lossy().into_owned()),
+            Err(_) => Place::Host(p.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// Where a project or host place is on this machine (for reading it while planning).
+    fn host_path(&self, place: &Place) -> PathBuf {
+        match place {
+            Place::Project(rel) => self.opts.project.join(rel),
+            other => PathBuf::from(other.to_string()),
+        }
+    }
+
+    /// How an input names a project or host place: relative to the project when under it.
+    fn input_name(place: &Place) -> String {
+        match place {
+            Place::Project(rel) => rel.clone(),
+            other => other.to_string(),
+        }
     }
 
     /// An input made of a file's bytes.
-    pub(crate) fn file(&self, path: &Path) -> Result<Input, Diagnostic> {
-        let bytes = std::fs::read(path).map_err(|e| {
+    pub fn file(&self, place: &Place) -> Result<Input, Diagnostic> {
+        let path = self.host_path(place);
+        let bytes = std::fs::read(&path).map_err(|e| {
             Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())).with_help("check that the file exists and is readable")
         })?;
-        Ok(Input { name: format!("file:{}", path.display()), sha256: sha256_hex(&bytes) })
+        Ok(Input { name: format!("file:{}", Self::input_name(place)), sha256: sha256_hex(&bytes) })
     }
 
     /// An input made of every file under a folder (names and bytes).
-    pub(crate) fn dir(&self, path: &Path) -> Result<Input, Diagnostic> {
+    pub fn dir(&self, place: &Place) -> Result<Input, Diagnostic> {
+        let path = self.host_path(place);
         let mut files = Vec::new();
-        collect_files(path, path, &mut files).map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())))?;
+        collect_files(&path, &path, &mut files).map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", path.display())))?;
         files.sort();
-        let mut h = Sha256::new();
+        let mut listing = String::new();
         for rel in files {
             let full = path.join(&rel);
             let bytes = std::fs::read(&full).map_err(|e| Diagnostic::nowhere(format!("cannot read {}: {e}", full.display())))?;
-            h.update(rel.as_bytes());
-            h.update([0]);
-            h.update(sha256_hex(&bytes));
+            listing.push_str(&rel);
+            listing.push('\0');
+            listing.push_str(&sha256_hex(&bytes));
         }
-        Ok(Input { name: format!("dir:{}", path.display()), sha256: hex(&h.finalize()) })
+        Ok(Input { name: format!("dir:{}", Self::input_name(place)), sha256: sha256_hex(listing.as_bytes()) })
     }
 
     /// An input made of a template's bytes.
-    pub(crate) fn template(&self, name: &str) -> Result<Input, Diagnostic> {
+    pub fn template(&self, name: &str) -> Result<Input, Diagnostic> {
         let path = self.opts.templates.join(name);
-        if !path.is_file() {
-            return Err(Diagnostic::nowhere(format!("template '{name}' not found ({} does not exist)", path.display()))
-                .with_help("run from the project root or pass -C DIR"));
-        }
-        let mut input = self.file(&path)?;
-        input.name = format!("template:{name}");
-        Ok(input)
+        let bytes = std::fs::read(&path).map_err(|_| {
+            Diagnostic::nowhere(format!("template '{name}' not found ({} does not exist)", path.display()))
+                .with_help("run from the project root or pass -C DIR")
+        })?;
+        Ok(Input { name: format!("template:{name}"), sha256: sha256_hex(&bytes) })
     }
 
-    /// Adds a stage; its key covers its name, actions, inputs and the keys it comes after.
-    pub(crate) fn add(&mut self, name: &str, summary: &str, after: &[&str], inputs: Vec<Input>, actions: Vec<Action>) {
-        let mut h = Sha256::new();
-        h.update(name.as_bytes());
-        h.update(json_hash(&actions));
-        for i in &inputs {
-            h.update(format!("\n{}={}", i.name, i.sha256));
+    /// The declared outputs of a stage added before.
+    fn outputs_of(&self, stage: &str) -> Option<&[String]> {
+        self.stages.iter().find(|s| s.name == stage).map(|s| s.outputs.as_slice())
+    }
+
+    /// Checks that `place` names a stage added before and one of its declared outputs.
+    fn check_place(&self, stage: &str, place: &Place) -> Result<(), Diagnostic> {
+        let Place::Stage { stage: other, path } = place else { return Ok(()) };
+        let fail = |what: String, help: String| {
+            Err(Diagnostic::at(&self.origin, format!("stage '{stage}' refers to {place}: {what}")).with_help(help))
+        };
+        let Some(outputs) = self.outputs_of(other) else {
+            let known: Vec<&str> = self.stages.iter().map(|s| s.name.as_str()).collect();
+            return fail(
+                format!("no stage '{other}' comes before it"),
+                format!(
+                    "refer to one of the stages added before it ({}); this is a bug in the module that plans '{stage}'",
+                    known.join(", ")
+                ),
+            );
+        };
+        let first = path.split('/').next().unwrap_or_default();
+        if !first.is_empty() && !outputs.iter().any(|o| o == first) {
+            return fail(
+                format!("stage '{other}' declares no output '{first}'"),
+                format!("'{other}' declares {}; this is a bug in the module that plans '{stage}'", outputs.join(", ")),
+            );
         }
-        for a in after {
-            let key = &self.stages.iter().find(|s| s.name == *a).expect("stages are added after their dependencies").key;
-            h.update(format!("\nafter:{a}={key}"));
+        Ok(())
+    }
+
+    /// Adds a stage that declares `outputs` (the names at the top of its folder that later
+    /// stages may refer to). It comes after exactly the stages its actions refer to; each such
+    /// reference must name an earlier stage and one of its declared outputs. Its key covers its
+    /// name, actions, inputs and the keys of the stages it comes after.
+    pub fn add(&mut self, name: &str, summary: &str, outputs: &[&str], inputs: Vec<Input>, actions: Vec<Action>) -> Result<(), Diagnostic> {
+        if self.stages.iter().any(|s| s.name == name) {
+            return Err(Diagnostic::at(&self.origin, format!("two stages are named '{name}'"))
+                .with_help("give each stage its own name; this is a bug in the module that plans it"));
+        }
+        let mut referred = Vec::new();
+        for place in actions.iter().flat_map(Action::texts).flat_map(Text::places) {
+            self.check_place(name, place)?;
+            if let Some(s) = place.stage_name() {
+                referred.push(s.to_string());
+            }
+        }
+        self.add_checked(name, summary, outputs, inputs, actions, referred)
+    }
+
+    fn add_checked(
+        &mut self,
+        name: &str,
+        summary: &str,
+        outputs: &[&str],
+        inputs: Vec<Input>,
+        actions: Vec<Action>,
+        referred: Vec<String>,
+    ) -> Result<(), Diagnostic> {
+        let after: Vec<String> = self.stages.iter().map(|s| s.name.clone()).filter(|s| referred.contains(s)).collect();
+        let mut h = String::new();
+        h.push_str(name);
+        h.push_str(&json_hash(&actions));
+        for i in &inputs {
+            h.push_str(&format!("\n{}={}", i.name, i.sha256));
+        }
+        for a in &after {
+            h.push_str(&format!("\nafter:{a}={}", self.key_of(a)));
         }
         self.stages.push(Stage {
             name: name.to_string(),
             summary: summary.to_string(),
-            after: after.iter().map(|s| s.to_string()).collect(),
+            after,
             inputs,
             actions,
-            key: hex(&h.finalize()),
+            outputs: outputs.iter().map(|s| s.to_string()).collect(),
+            key: sha256_hex(h.as_bytes()),
         });
+        Ok(())
     }
 
     /// The key of a stage added before.
-    pub(crate) fn key_of(&self, name: &str) -> &str {
-        &self.stages.iter().find(|s| s.name == name).expect("known stage").key
+    pub fn key_of(&self, name: &str) -> &str {
+        &self.stages.iter().find(|s| s.name == name).expect("checked: a known stage").key
+    }
+
+    /// The stages its actions would refer to, for a stage about to be added (the ISO's
+    /// volume date comes from their keys).
+    pub fn stages_referred(&self, actions: &[Action]) -> Vec<String> {
+        let referred: Vec<&str> = actions.iter().flat_map(Action::texts).flat_map(Text::places).filter_map(Place::stage_name).collect();
+        self.stages.iter().map(|s| s.name.clone()).filter(|s| referred.contains(&s.as_str())).collect()
+    }
+
+    /// An artifact from a place of a stage added before (checked like a reference).
+    pub fn artifact(&self, name: &str, from: Place) -> Result<Artifact, Diagnostic> {
+        self.check_place(&format!("artifact {name}"), &from)?;
+        Ok(Artifact { name: name.to_string(), from })
     }
 }
 
@@ -322,33 +470,6 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Res
         }
     }
     Ok(())
-}
-
-/// What a backend leaves for the common stages: where the kernel, initrd and root image are,
-/// and where they go inside the ISO.
-pub(crate) struct Root {
-    /// Stages the common stages come after.
-    pub(crate) after: Vec<&'static str>,
-    /// Kernel, as `{stage}/path`.
-    pub(crate) kernel: String,
-    /// Initrd, as `{stage}/path`.
-    pub(crate) initrd: String,
-    /// Root filesystem image, as `{stage}/path`.
-    pub(crate) rootimg: String,
-    /// Paths of the three inside the ISO (e.g. `live/vmlinuz`).
-    pub(crate) iso_paths: [&'static str; 3],
-    /// The kernel argument that fetches the root image over HTTP when netbooting, with `{url}`.
-    pub(crate) netboot_arg: &'static str,
-    /// Set when the backend produces a finished ISO to remaster rather than a tree to assemble.
-    pub(crate) remaster: Option<Remaster>,
-}
-
-/// A finished ISO that the `iso` stage remasters, keeping its own boot setup.
-pub(crate) struct Remaster {
-    /// The ISO, as `{stage}/path`.
-    pub(crate) iso: String,
-    /// A folder whose files replace the ISO's (patched menus), as `{stage}/path`.
-    pub(crate) overlay: Option<String>,
 }
 
 /// The kernel command line of the live system: the recipe's arguments, then the serial console.
@@ -366,31 +487,38 @@ pub fn serial_args(recipe: &Recipe) -> Vec<String> {
     }
 }
 
-/// Resolves a recipe into its plan. Reads the recipe's own files (to hash them), nothing else.
+/// Resolves a recipe into its plan: its family's stages, then those of each output it asks
+/// for. Reads the recipe's own files (to hash them), nothing else.
 pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let spec = &recipe.spec;
-    let released = crate::release_info(spec.distro.family, &spec.distro.release).expect("validated").released;
-    let epoch = opts.source_date_epoch.unwrap_or(released);
-    let mut b = Builder { recipe, opts, epoch, stages: Vec::new() };
-    let root = match &spec.source {
-        Source::Bootstrap(bs) => debian::stages(&mut b, bs)?,
-        Source::Kickstart(ks) => fedora::stages(&mut b, ks)?,
-        Source::UpstreamIso(u) => ubuntu::stages(&mut b, u)?,
-        Source::Kiwi(k) => suse::stages(&mut b, k)?,
-    };
-    let mut artifacts = common::stages(&mut b, &root)?;
+    let epoch = opts.source_date_epoch.unwrap_or(recipe.release().released);
+    let family_at = recipe.tree.locate(&["distro".into(), "family".into()]).span.clone();
+    let mut b = Builder { recipe, opts, epoch, stages: Vec::new(), origin: family_at };
+    let root = recipe.family.stages(&mut b)?;
+    let outputs: Vec<(&dyn OutputKind, Span)> = recipe
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.as_ref(), recipe.tree.locate(&["outputs".into(), i.into()]).span.clone()))
+        .collect();
+    let mut artifacts = output::plan_outputs(&mut b, &root, &outputs)?;
     artifacts.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut all_inputs: Vec<&Input> = b.stages.iter().flat_map(|s| s.inputs.iter()).collect();
     all_inputs.sort_by(|a, b| a.name.cmp(&b.name));
     all_inputs.dedup_by(|a, b| a.name == b.name);
     let recipe_hash = json_hash(&(spec, &all_inputs));
+    let shown = |p: &Path| {
+        let project = opts.project.canonicalize().unwrap_or_else(|_| opts.project.clone());
+        let full = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        full.strip_prefix(&project).map(Path::to_path_buf).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+    };
     Ok(Plan {
         recipe: spec.name.clone(),
         title: spec.title.clone(),
-        file: recipe.file.display().to_string(),
-        extends: recipe.extends.iter().map(|p| p.display().to_string()).collect(),
-        distro: format!("{} {}", spec.distro.family.as_str(), spec.distro.release),
+        file: shown(&recipe.file),
+        extends: recipe.extends.iter().map(|p| shown(p)).collect(),
+        distro: format!("{} {}", spec.distro.family, spec.distro.release),
         source: spec.source.kind().to_string(),
         recipe_hash,
         source_date_epoch: epoch,

@@ -1,0 +1,196 @@
+//! Debian: mmdebstrap, then customisation, then squashfs; live-boot boots it.
+//! Ubuntu recipes built from packages (`source: bootstrap`) use the same stages.
+
+use liveboot_yaml::Diagnostic;
+
+use super::{release, Family, LiveScheme, Release, LIVE_BOOT};
+use crate::plan::{Action, Builder, Place, Root, Text};
+use crate::{key_path, Bootstrap, Check, Recipe, Source};
+
+/// Debian.
+pub struct Debian;
+
+const RELEASES: &[Release] =
+    &[release("11", "bullseye", 1628899200), release("12", "bookworm", 1686355200), release("13", "trixie", 1754697600)];
+
+impl Family for Debian {
+    fn name(&self) -> &'static str {
+        "debian"
+    }
+    fn releases(&self) -> &'static [Release] {
+        RELEASES
+    }
+    fn sources(&self) -> &'static [&'static str] {
+        &["bootstrap"]
+    }
+    fn schemes(&self) -> &'static [&'static LiveScheme] {
+        &[&LIVE_BOOT]
+    }
+    fn host_packages(&self) -> &'static [&'static str] {
+        HOST_PACKAGES
+    }
+    fn validate(&self, recipe: &Recipe, check: &mut Check) {
+        if let Source::Bootstrap(b) = &recipe.spec.source {
+            validate_bootstrap(b, check);
+        }
+        check.package_names(recipe, is_debian_package_name);
+    }
+    fn stages(&self, b: &mut Builder) -> Result<Root, Diagnostic> {
+        match &b.recipe.spec.source {
+            Source::Bootstrap(bs) => bootstrap_stages(b, bs),
+            other => unreachable!("validated: debian builds from bootstrap, not {}", other.kind()),
+        }
+    }
+    fn buildable(&self, _: &Recipe) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The host packages the bootstrap stages use.
+pub(crate) const HOST_PACKAGES: &[&str] = &["mmdebstrap", "squashfs-tools"];
+
+/// Debian package names (policy §5.6.1): lower case, digits, `+-.`, at least two characters.
+pub(crate) fn is_debian_package_name(p: &str) -> bool {
+    let b = p.as_bytes();
+    b.len() >= 2
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c))
+}
+
+/// Checks of `source: bootstrap`.
+pub fn validate_bootstrap(b: &Bootstrap, c: &mut Check) {
+    if !b.mirror.starts_with("http://") && !b.mirror.starts_with("https://") && !b.mirror.starts_with("file:/") {
+        c.at(
+            key_path!["source", "bootstrap", "mirror"],
+            format!("the mirror '{}' is not a URL", b.mirror),
+            "write an http://, https:// or file:/ URL",
+        );
+    }
+    if b.components.is_empty() {
+        c.at(key_path!["source", "bootstrap", "components"], "no archive components", "list at least 'main'");
+    }
+    const VARIANTS: &[&str] =
+        &["extract", "custom", "essential", "apt", "required", "minbase", "buildd", "important", "debootstrap", "standard"];
+    if !VARIANTS.contains(&b.variant.as_str()) {
+        c.at(
+            key_path!["source", "bootstrap", "variant"],
+            format!("unknown mmdebstrap variant '{}'", b.variant),
+            format!("use one of {}", VARIANTS.join(", ")),
+        );
+    }
+}
+
+/// Files every Debian live root gets. live-boot images boot without a datasource only if sshd can
+/// start, so it makes its own host keys when they are missing; cloud-init finds the NoCloud seed.
+const SSH_HOST_KEYS_DROPIN: &str =
+    "[Service]\n# Host keys are removed from the image so that each boot has its own.\nExecStartPre=/usr/bin/ssh-keygen -A\n";
+
+/// The stages of a root built from packages with mmdebstrap: `rootfs`, `customize`, `squashfs`.
+pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnostic> {
+    let spec = &b.recipe.spec;
+    let suite = bs.suite.clone().unwrap_or_else(|| b.release().codename.to_string());
+
+    let mut inputs = vec![
+        b.part("source", &spec.source),
+        b.part("packages", &spec.packages),
+        b.part("distro", &spec.distro),
+        b.part("arch", &spec.arch),
+        b.tool("mmdebstrap"),
+    ];
+    inputs.extend(b.epoch());
+    let mut argv: Vec<Text> = vec![
+        "mmdebstrap".into(),
+        // unshare: as root, correct ownership and a private mount namespace, so that a killed
+        // build leaves no /proc or /sys mounted behind.
+        "--mode=unshare".into(),
+        Text::lit(format!("--variant={}", bs.variant)),
+        "--architectures=amd64".into(),
+        Text::lit(format!("--components={}", bs.components.join(","))),
+    ];
+    if !spec.packages.is_empty() {
+        argv.push(Text::lit(format!("--include={}", spec.packages.join(","))));
+    }
+    // Downloaded packages are kept in {cache}/apt between builds.
+    argv.extend([
+        "--skip=essential/unlink".into(),
+        "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/".into(),
+        "--setup-hook=sync-in {cache}/apt /var/cache/apt/archives/".into(),
+        "--customize-hook=sync-out /var/cache/apt/archives {cache}/apt".into(),
+        Text::lit(suite),
+        "{self}/rootfs".into(),
+        Text::lit(bs.mirror.clone()),
+    ]);
+    let env = b.epoch_env();
+    b.add(
+        "rootfs",
+        "bootstrap the root filesystem with mmdebstrap",
+        &["rootfs"],
+        inputs,
+        vec![Action::MakeDir { path: "{cache}/apt".into() }, Action::run_env(argv, env)],
+    )?;
+
+    let mut inputs = vec![b.part("cloud_init", &spec.cloud_init)];
+    let mut actions = vec![Action::LinkTree { src: "{rootfs}/rootfs".into(), dest: "{self}/rootfs".into() }];
+    for (i, o) in spec.overlay.iter().enumerate() {
+        let src = b.source_path(&["overlay".into(), i.into(), "src".into()], &o.src);
+        inputs.push(b.file(&src)?);
+        actions.push(Action::Copy { src: src.into(), dest: Place::own(&format!("rootfs{}", o.dest)).into(), mode: o.mode.clone() });
+    }
+    let cfg = spec.cloud_init.image_config();
+    actions.extend([
+        Action::Write { dest: "{self}/rootfs/etc/cloud/cloud.cfg.d/90_liveboot.cfg".into(), content: cfg, mode: Some("0644".into()) },
+        Action::Write { dest: "{self}/rootfs/etc/hostname".into(), content: "localhost\n".into(), mode: Some("0644".into()) },
+        Action::Write { dest: "{self}/rootfs/etc/machine-id".into(), content: String::new(), mode: Some("0444".into()) },
+        Action::Remove { paths: vec!["{self}/rootfs/etc/ssh/ssh_host_*".into(), "{self}/rootfs/var/lib/dbus/machine-id".into()] },
+        Action::Write {
+            dest: "{self}/rootfs/etc/systemd/system/ssh.service.d/10-liveboot-host-keys.conf".into(),
+            content: SSH_HOST_KEYS_DROPIN.into(),
+            mode: Some("0644".into()),
+        },
+        // apt touches this folder only when it downloads something, so its time would tell
+        // whether the package cache was warm: pin it, so that the image does not depend on that.
+        Action::PinTimes { dir: "{self}/rootfs/var/cache/apt/archives/partial".into() },
+        Action::BootFiles { rootfs: "{self}/rootfs".into(), dest: "{self}".into() },
+        Action::Packages { rootfs: "{self}/rootfs".into(), dest: "{self}/packages.txt".into() },
+    ]);
+    b.add(
+        "customize",
+        "overlay files, cloud-init datasources, per-boot identity, kernel and initrd",
+        &["rootfs", "vmlinuz", "initrd.img", "kernel-version", "packages.txt"],
+        inputs,
+        actions,
+    )?;
+
+    let sq = &spec.squashfs;
+    let mut argv = vec![
+        "mksquashfs".to_string(),
+        "{customize}/rootfs".into(),
+        "{self}/filesystem.squashfs".into(),
+        "-noappend".into(),
+        "-no-progress".into(),
+        "-xattrs".into(),
+        "-comp".into(),
+        sq.compression.as_str().into(),
+    ];
+    if let Some((_, _, default)) = sq.compression.levels() {
+        argv.extend(["-Xcompression-level".to_string(), sq.level.unwrap_or(default).to_string()]);
+    }
+    let mut inputs = vec![b.part("squashfs", sq), b.tool("squashfs-tools")];
+    inputs.extend(b.epoch());
+    let env = b.epoch_env();
+    b.add(
+        "squashfs",
+        "compress the root filesystem (mksquashfs: xattrs, hard links, all cores)",
+        &["filesystem.squashfs"],
+        inputs,
+        vec![Action::run_env(argv, env)],
+    )?;
+
+    Ok(Root {
+        kernel: Place::stage("customize", "vmlinuz"),
+        initrd: Place::stage("customize", "initrd.img"),
+        image: Place::stage("squashfs", "filesystem.squashfs"),
+        scheme: &LIVE_BOOT,
+        remaster: None,
+    })
+}

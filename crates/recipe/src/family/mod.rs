@@ -1,0 +1,151 @@
+//! Distribution families: one module each, behind the [`Family`] trait.
+//!
+//! A family is everything liveboot knows about one distribution: the releases it has (and their
+//! release days, the default SOURCE_DATE_EPOCH), the sources (descriptions) it can be built
+//! from, what a recipe of it must satisfy beyond the common checks, the host packages its stages
+//! use, the stages that make its root image, kernel and initrd, and the live-root scheme its
+//! media boot with. Nothing outside a family's module asks which family a recipe is: the
+//! [`Registry`](crate::Registry) finds the family by name and everything else goes through it.
+//!
+//! Adding a family is a new module here and one line in [`builtin`]; a family may also be
+//! registered from outside the crate (a test does) with
+//! [`Registry::with_family`](crate::Registry::with_family).
+
+mod debian;
+mod fedora;
+mod suse;
+mod ubuntu;
+
+use std::sync::Arc;
+
+use liveboot_yaml::Diagnostic;
+use serde::Serialize;
+
+use crate::plan::{Builder, Root};
+use crate::{Check, Recipe};
+
+pub use debian::{bootstrap_stages, validate_bootstrap, Debian};
+pub use fedora::Kickstarted;
+pub use suse::Suse;
+pub use ubuntu::Ubuntu;
+
+/// One release of a family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Release {
+    /// Release as recipes write it (`12`, `22.04`, `15.6`).
+    pub release: &'static str,
+    /// Codename (Debian/Ubuntu suites), or "" where the family has none.
+    pub codename: &'static str,
+    /// Release day (00:00 UTC), seconds since 1970: the default SOURCE_DATE_EPOCH of its images.
+    pub released: u64,
+}
+
+/// A release, written compactly in the tables of the family modules.
+pub const fn release(release: &'static str, codename: &'static str, released: u64) -> Release {
+    Release { release, codename, released }
+}
+
+/// How a live medium boots its root: where kernel, initrd and root image lie on the medium,
+/// and the kernel argument that fetches the root image when booting over the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LiveScheme {
+    /// Its name (`live-boot`, `dracut`, `casper`, `kiwi`).
+    pub name: &'static str,
+    /// Kernel, path on the medium.
+    pub kernel: &'static str,
+    /// Initrd, path on the medium.
+    pub initrd: &'static str,
+    /// Root image, path on the medium.
+    pub root: &'static str,
+    /// The kernel argument that fetches the root image over HTTP, with `{url}` for the folder.
+    pub netboot_arg: &'static str,
+}
+
+/// Debian's live-boot: `live/filesystem.squashfs`.
+pub const LIVE_BOOT: LiveScheme = LiveScheme {
+    name: "live-boot",
+    kernel: "live/vmlinuz",
+    initrd: "live/initrd.img",
+    root: "live/filesystem.squashfs",
+    netboot_arg: "fetch={url}/filesystem.squashfs",
+};
+
+/// dracut's dmsquash-live (Fedora, Rocky): `LiveOS/squashfs.img`, kernel in `images/pxeboot`.
+pub const DRACUT: LiveScheme = LiveScheme {
+    name: "dracut",
+    kernel: "images/pxeboot/vmlinuz",
+    initrd: "images/pxeboot/initrd.img",
+    root: "LiveOS/squashfs.img",
+    netboot_arg: "root=live:{url}/squashfs.img",
+};
+
+/// Ubuntu's casper: `casper/`, netbooted from the whole ISO.
+pub const CASPER: LiveScheme = LiveScheme {
+    name: "casper",
+    kernel: "casper/vmlinuz",
+    initrd: "casper/initrd",
+    root: "casper/filesystem.squashfs",
+    netboot_arg: "url={url}/image.iso",
+};
+
+/// KIWI's live ISO layout (dracut underneath): kernel under `boot/x86_64/loader`.
+pub const KIWI_LIVE: LiveScheme = LiveScheme {
+    name: "kiwi",
+    kernel: "boot/x86_64/loader/linux",
+    initrd: "boot/x86_64/loader/initrd",
+    root: "LiveOS/squashfs.img",
+    netboot_arg: "root=live:{url}/squashfs.img",
+};
+
+/// Everything family-specific. Implemented once per distribution family.
+pub trait Family: Send + Sync {
+    /// The name recipes write in `distro.family`.
+    fn name(&self) -> &'static str;
+
+    /// The releases a recipe may name.
+    fn releases(&self) -> &'static [Release];
+
+    /// The source kinds (`source:` keys) it can be built from, preferred first.
+    fn sources(&self) -> &'static [&'static str];
+
+    /// The live-root schemes its media may use (for tools that look inside any built ISO).
+    fn schemes(&self) -> &'static [&'static LiveScheme];
+
+    /// Debian packages of the build host whose programs or files its stages use; their
+    /// versions are inputs of the stages that use them.
+    fn host_packages(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks a recipe of this family beyond the common checks (its source's settings, its
+    /// package names); called only when the source kind is one of [`Family::sources`].
+    fn validate(&self, recipe: &Recipe, check: &mut Check);
+
+    /// Adds the stages that make the root image, kernel and initrd; says where they are.
+    fn stages(&self, b: &mut Builder) -> Result<Root, Diagnostic>;
+
+    /// Whether `liveboot build` can build this recipe here and now; `Err` says why not and what
+    /// to do instead.
+    fn buildable(&self, recipe: &Recipe) -> Result<(), String>;
+}
+
+impl std::fmt::Debug for dyn Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Family({})", self.name())
+    }
+}
+
+/// The families liveboot ships.
+pub fn builtin() -> Vec<Arc<dyn Family>> {
+    vec![Arc::new(Debian), Arc::new(Ubuntu), Arc::new(fedora::FEDORA), Arc::new(fedora::ROCKY), Arc::new(Suse)]
+}
+
+/// The "not yet" answer of families whose builds are still to come.
+pub(crate) fn not_yet(recipe: &Recipe) -> Result<(), String> {
+    Err(format!(
+        "{}: building '{}' recipes is not implemented yet; today `liveboot build` builds `source: bootstrap` (Debian) recipes\n  help: `liveboot plan {}` shows what the build will run",
+        recipe.file.display(),
+        recipe.spec.source.kind(),
+        recipe.spec.name
+    ))
+}
