@@ -5,34 +5,19 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use liveboot_runner::local::{self, Background as Killed};
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(local::free_port()?)
 }
 
 fn wait_listening(port: u16, what: &str) -> Result<()> {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if start.elapsed() > Duration::from_secs(10) {
-            bail!("{what} did not start listening on 127.0.0.1:{port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
+    local::wait_listening(port, Duration::from_secs(10), what, None, None).map_err(anyhow::Error::msg)
 }
 
 /// What all readers share: when to stop, and what they read.

@@ -89,6 +89,22 @@ pub enum Vendor {
     Generic,
 }
 
+impl Vendor {
+    /// The vendor of a name as inventories write it (`dell`, `hpe`, `supermicro`, `lenovo`,
+    /// `ami`, `generic`).
+    pub fn from_name(name: &str) -> Option<Vendor> {
+        Some(match name {
+            "dell" => Vendor::Dell,
+            "hpe" => Vendor::Hpe,
+            "supermicro" => Vendor::Supermicro,
+            "lenovo" => Vendor::Lenovo,
+            "ami" => Vendor::Ami,
+            "generic" => Vendor::Generic,
+            _ => return None,
+        })
+    }
+}
+
 /// How a Redfish BMC's certificate is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tls {

@@ -4,18 +4,9 @@
 mod common;
 use common::*;
 
-use std::net::TcpListener;
+use liveboot_runner::local::{self, Background as Killed};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn qemu_img_reads_a_published_iso_through_liveboot_serve() {
@@ -35,7 +26,7 @@ fn qemu_img_reads_a_published_iso_through_liveboot_serve() {
     assert_eq!(v[0]["url"], format!("http://x/y/{name}"));
     assert_eq!(std::fs::read(pubdir.join(&name)).unwrap(), std::fs::read(&iso).unwrap());
 
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = local::free_port().unwrap();
     let bind = format!("127.0.0.1:{port}");
     let _server = Killed(
         Command::new(env!("CARGO_BIN_EXE_liveboot"))
@@ -45,11 +36,7 @@ fn qemu_img_reads_a_published_iso_through_liveboot_serve() {
             .spawn()
             .unwrap(),
     );
-    let start = Instant::now();
-    while std::net::TcpStream::connect(&bind).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "liveboot serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    local::wait_listening(port, Duration::from_secs(10), "liveboot serve", None, None).unwrap();
     let info = stdout(tool("qemu-img").args(["info", "--output=json"]).arg(format!("http://{bind}/{name}")));
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(info["virtual-size"].as_u64(), Some(std::fs::metadata(&iso).unwrap().len()), "{info}");

@@ -5,11 +5,11 @@
 mod common;
 use common::*;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use liveboot_runner::local::{self, Background as Killed};
 use serde_json::Value;
 
 const PASSWORD: &str = "sushy-Pa55-9923";
@@ -19,32 +19,12 @@ const NODES: [(&str, &str); 3] = [
     ("v3", "4d6a4f2e-0003-4b1e-9a2f-000000000003"),
 ];
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    local::free_port().unwrap()
 }
 
 fn wait_port(port: u16, what: &str, child: &mut Child, log: &Path) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("{what} exited ({st}): {}", std::fs::read_to_string(log).unwrap_or_default());
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{what} did not listen on {port}: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    local::wait_listening(port, Duration::from_secs(60), what, Some(child), Some(log)).unwrap();
 }
 
 struct Lab {

@@ -70,8 +70,8 @@ pub struct Bmc {
     pub address: String,
     /// Protocol.
     pub protocol: Protocol,
-    /// Vendor hint, when detection should be skipped.
-    pub vendor: Option<Vendor>,
+    /// Vendor hint, when detection should be skipped: one of [`VENDORS`].
+    pub vendor: Option<String>,
     /// Login.
     pub username: String,
     /// Environment variable holding the password.
@@ -101,23 +101,8 @@ pub enum Protocol {
     Ipmi,
 }
 
-/// BMC makers whose firmware differs from the standard in ways liveboot handles.
-#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Vendor {
-    /// Dell iDRAC.
-    Dell,
-    /// HPE iLO.
-    Hpe,
-    /// Supermicro.
-    Supermicro,
-    /// Lenovo XCC.
-    Lenovo,
-    /// AMI MegaRAC (Gigabyte, ASRock Rack).
-    Ami,
-    /// Anything standard.
-    Generic,
-}
+/// The BMC makers an inventory may name in `bmc.vendor` (the boot driver maps each to its quirks).
+pub const VENDORS: &[&str] = &["dell", "hpe", "supermicro", "lenovo", "ami", "generic"];
 
 /// One interface of a node.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

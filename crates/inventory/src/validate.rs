@@ -167,6 +167,16 @@ pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<I
             ),
             _ => {}
         }
+        if let Some(v) = bmc.vendor.as_deref().filter(|v| !crate::VENDORS.contains(v)) {
+            p!(
+                path!["nodes", n, "bmc", "vendor"],
+                format!("unknown BMC vendor '{v}'"),
+                match liveboot_yaml::closest(v, crate::VENDORS) {
+                    Some(c) => format!("did you mean '{c}'?"),
+                    None => format!("use one of {}, or leave it out to detect it", crate::VENDORS.join(", ")),
+                }
+            );
+        }
         if bmc.username.is_empty() {
             p!(path!["nodes", n, "bmc", "username"], "the BMC user name is empty", "write the BMC login, e.g. root or ADMIN");
         }

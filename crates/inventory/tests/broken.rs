@@ -1,13 +1,7 @@
 //! Every file in tests/broken/ is a broken inventory whose exact error text (file:line:column,
 //! what, how to fix) is written at its end. None may load, none may panic.
 
-use std::path::Path;
-
 #[test]
 fn broken_inventories_give_their_exact_errors() {
-    let dir = Path::new("tests/broken");
-    let count = liveboot_yaml::fixture::fixtures(dir).len();
-    assert!(count >= 15, "only {count} fixtures");
-    let failures = liveboot_yaml::fixture::check_all(dir, |p| liveboot_inventory::load(p).err().map(|d| d.to_string()));
-    assert!(failures.is_empty(), "{} of {count} fixtures failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    liveboot_yaml::fixture::assert_all("tests/broken".as_ref(), 15, |p| liveboot_inventory::load(p).err().map(|d| d.to_string()));
 }

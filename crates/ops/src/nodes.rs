@@ -181,7 +181,11 @@ pub fn target(inv: &Inventory, node: &str, insecure: bool) -> Result<Target, Bmc
     } else {
         Tls::Verify { ca_file: spec.bmc.ca_file.as_ref().map(|c| inv.base_dir().join(c)) }
     };
-    use liveboot_inventory::{Protocol as P, Vendor as V};
+    use liveboot_inventory::Protocol as P;
+    let vendor = match spec.bmc.vendor.as_deref() {
+        Some(name) => Some(Vendor::from_name(name).ok_or_else(|| fail(format!("unknown BMC vendor '{name}'")))?),
+        None => None,
+    };
     Ok(Target {
         node: node.into(),
         address: spec.bmc.address.clone(),
@@ -189,14 +193,7 @@ pub fn target(inv: &Inventory, node: &str, insecure: bool) -> Result<Target, Bmc
             P::Redfish => Protocol::Redfish,
             P::Ipmi => Protocol::Ipmi,
         },
-        vendor: spec.bmc.vendor.map(|v| match v {
-            V::Dell => Vendor::Dell,
-            V::Hpe => Vendor::Hpe,
-            V::Supermicro => Vendor::Supermicro,
-            V::Lenovo => Vendor::Lenovo,
-            V::Ami => Vendor::Ami,
-            V::Generic => Vendor::Generic,
-        }),
+        vendor,
         username: spec.bmc.username.clone(),
         password: Secret::new(password),
         tls,
@@ -413,4 +410,14 @@ pub fn console_command(inv: &Inventory, name: &str) -> Result<Cmd, String> {
         return Err(format!("{node}: console needs an IPMI BMC (serial over LAN); this one speaks Redfish"));
     }
     Ok(liveboot_bmc::ipmi::Ipmi::new(&t, &Timing::default()).sol_command())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_vendor_an_inventory_may_name_is_one_the_boot_driver_knows() {
+        for name in liveboot_inventory::VENDORS {
+            assert!(liveboot_bmc::Vendor::from_name(name).is_some(), "{name}");
+        }
+    }
 }

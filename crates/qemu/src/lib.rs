@@ -5,7 +5,6 @@
 //! abort guests, so [`detect_accel`] boots the image's own kernel without a root filesystem
 //! under KVM and accepts KVM only if the kernel gets as far as its expected panic.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -151,14 +150,10 @@ pub struct Vm {
     pub started: Instant,
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// Starts the machine.
 pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
     std::fs::create_dir_all(&spec.work).map_err(|e| format!("cannot create {}: {e}", spec.work.display()))?;
-    let port = free_port().map_err(|e| format!("no free loopback port: {e}"))?;
+    let port = liveboot_runner::local::free_port().map_err(|e| format!("no free loopback port: {e}"))?;
     let serial_log = spec.work.join("serial.log");
     let mut cmd = Cmd::new("qemu-system-x86_64")
         .args(["-accel", spec.accel.as_str(), "-machine", "q35", "-cpu", "max", "-smp", "2"])

@@ -65,7 +65,7 @@ impl Registry {
         let mut v: Vec<&'static str> = self
             .families
             .iter()
-            .flat_map(|f| f.host_packages().iter().copied())
+            .flat_map(|f| f.facts().host_packages.iter().copied())
             .chain(self.outputs.iter().flat_map(|o| o.host_packages().iter().copied()))
             .collect();
         v.sort_unstable();
@@ -76,7 +76,7 @@ impl Registry {
     /// Every live-root scheme some family's media use (where to look for a kernel in any ISO).
     pub fn schemes(&self) -> Vec<&'static LiveScheme> {
         let mut v: Vec<&'static LiveScheme> = Vec::new();
-        for s in self.families.iter().flat_map(|f| f.schemes().iter().copied()) {
+        for s in self.families.iter().flat_map(|f| f.facts().schemes.iter().copied()) {
             if !v.iter().any(|x| x.name == s.name) {
                 v.push(s);
             }

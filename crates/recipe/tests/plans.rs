@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use liveboot_recipe::family::{Family, Release, LIVE_BOOT};
+use liveboot_recipe::family::{Facts, Family, Release, LIVE_BOOT};
 use liveboot_recipe::plan::{plan, Action, Builder, Place, PlanOptions, Root};
 use liveboot_recipe::{Check, Recipe, Registry};
 use liveboot_yaml::Diagnostic;
@@ -167,18 +167,17 @@ struct TestOs {
     kernel: Place,
 }
 
+const TESTOS: Facts = Facts {
+    name: "testos",
+    releases: &[Release { release: "1", codename: "one", released: 1_000_000_000 }],
+    sources: &["bootstrap"],
+    schemes: &[&LIVE_BOOT],
+    host_packages: &[],
+};
+
 impl Family for TestOs {
-    fn name(&self) -> &'static str {
-        "testos"
-    }
-    fn releases(&self) -> &'static [Release] {
-        &[Release { release: "1", codename: "one", released: 1_000_000_000 }]
-    }
-    fn sources(&self) -> &'static [&'static str] {
-        &["bootstrap"]
-    }
-    fn schemes(&self) -> &'static [&'static liveboot_recipe::family::LiveScheme] {
-        &[&LIVE_BOOT]
+    fn facts(&self) -> &Facts {
+        &TESTOS
     }
     fn validate(&self, _: &Recipe, _: &mut Check) {}
     fn stages(&self, b: &mut Builder) -> Result<Root, Diagnostic> {

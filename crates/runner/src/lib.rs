@@ -535,3 +535,51 @@ pub fn poll<T>(within: Duration, every: Duration, mut probe: impl FnMut() -> Res
         }
     }
 }
+
+/// Servers on this machine's loopback, for tests, benchmarks and QEMU's forwarded ports: a free
+/// port, waiting until a server listens, a server process that ends with its owner.
+pub mod local {
+    use std::net::{TcpListener, TcpStream};
+    use std::path::Path;
+    use std::process::Child;
+    use std::time::Duration;
+
+    use super::{poll, Retry};
+
+    /// A TCP port on 127.0.0.1 that nothing listens on right now.
+    pub fn free_port() -> std::io::Result<u16> {
+        Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    }
+
+    /// A child process killed (and reaped) when dropped: a server a test or benchmark started.
+    pub struct Background(pub Child);
+
+    impl Drop for Background {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Waits until something accepts connections on 127.0.0.1:`port`. When `server` is given
+    /// and exits first, or time runs out, the error names `what` and holds its `log`.
+    pub fn wait_listening(
+        port: u16,
+        within: Duration,
+        what: &str,
+        mut server: Option<&mut Child>,
+        log: Option<&Path>,
+    ) -> Result<(), String> {
+        let log_text = || log.map(|l| format!(": {}", std::fs::read_to_string(l).unwrap_or_default())).unwrap_or_default();
+        poll(within, Duration::from_millis(50), || {
+            if let Some(Ok(Some(status))) = server.as_mut().map(|c| c.try_wait()) {
+                return Err(Retry::Stop(format!("{what} exited ({status}){}", log_text())));
+            }
+            TcpStream::connect(("127.0.0.1", port)).map(|_| ()).map_err(|e| Retry::Again(e.to_string()))
+        })
+        .map_err(|r| match r {
+            Retry::Stop(e) => e,
+            Retry::Again(_) => format!("{what} did not listen on 127.0.0.1:{port} within {} s{}", within.as_secs(), log_text()),
+        })
+    }
+}

@@ -64,3 +64,12 @@ pub fn check_all(dir: &Path, load: impl Fn(&Path) -> Option<String>) -> Vec<Stri
     }
     failures
 }
+
+/// Asserts that `dir` holds at least `at_least` fixtures and that each gives its expected
+/// error: the whole of a `tests/broken.rs`.
+pub fn assert_all(dir: &Path, at_least: usize, load: impl Fn(&Path) -> Option<String>) {
+    let count = fixtures(dir).len();
+    assert!(count >= at_least, "only {count} fixtures in {}", dir.display());
+    let failures = check_all(dir, load);
+    assert!(failures.is_empty(), "{} of {count} fixtures failed:\n\n{}", failures.len(), failures.join("\n\n"));
+}

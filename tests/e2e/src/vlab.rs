@@ -37,19 +37,11 @@ pub struct VirtualLab {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    liveboot_runner::local::free_port().unwrap()
 }
 
 fn wait_port(port: u16, what: &str, log: &Path) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{what} did not listen on {port}: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    liveboot_runner::local::wait_listening(port, Duration::from_secs(60), what, None, Some(log)).unwrap();
 }
 
 fn run(cmd: &mut Command) -> String {

@@ -3,31 +3,24 @@
 
 use liveboot_yaml::Diagnostic;
 
-use super::{release, Family, LiveScheme, Release, LIVE_BOOT};
+use super::{release, Facts, Family, LIVE_BOOT};
 use crate::plan::{Action, Builder, Place, Root, Text};
 use crate::{key_path, Bootstrap, Check, Recipe, Source};
 
 /// Debian.
 pub struct Debian;
 
-const RELEASES: &[Release] =
-    &[release("11", "bullseye", 1628899200), release("12", "bookworm", 1686355200), release("13", "trixie", 1754697600)];
+const FACTS: Facts = Facts {
+    name: "debian",
+    releases: &[release("11", "bullseye", 1628899200), release("12", "bookworm", 1686355200), release("13", "trixie", 1754697600)],
+    sources: &["bootstrap"],
+    schemes: &[&LIVE_BOOT],
+    host_packages: HOST_PACKAGES,
+};
 
 impl Family for Debian {
-    fn name(&self) -> &'static str {
-        "debian"
-    }
-    fn releases(&self) -> &'static [Release] {
-        RELEASES
-    }
-    fn sources(&self) -> &'static [&'static str] {
-        &["bootstrap"]
-    }
-    fn schemes(&self) -> &'static [&'static LiveScheme] {
-        &[&LIVE_BOOT]
-    }
-    fn host_packages(&self) -> &'static [&'static str] {
-        HOST_PACKAGES
+    fn facts(&self) -> &Facts {
+        &FACTS
     }
     fn validate(&self, recipe: &Recipe, check: &mut Check) {
         if let Source::Bootstrap(b) = &recipe.spec.source {

@@ -4,18 +4,15 @@
 
 use liveboot_yaml::Diagnostic;
 
-use super::{release, Family, LiveScheme, Release, DRACUT};
+use super::{release, Facts, Family, DRACUT};
 use crate::plan::{Action, Builder, Place, Remaster, Root, Text};
 use crate::{key_path, Check, KickstartTool, Recipe, Source};
 
-/// A family whose images come from kickstarts.
-pub struct Kickstarted {
-    name: &'static str,
-    releases: &'static [Release],
-}
+/// A family whose images come from kickstarts: Fedora, Rocky.
+pub struct Kickstarted(pub &'static Facts);
 
 /// Fedora.
-pub const FEDORA: Kickstarted = Kickstarted {
+pub const FEDORA: Facts = Facts {
     name: "fedora",
     releases: &[
         release("37", "", 1668470400),
@@ -26,11 +23,17 @@ pub const FEDORA: Kickstarted = Kickstarted {
         release("42", "", 1744675200),
         release("43", "", 1761609600),
     ],
+    sources: &["kickstart"],
+    schemes: &[&DRACUT],
+    host_packages: &[],
 };
 
 /// Rocky Linux.
-pub const ROCKY: Kickstarted =
-    Kickstarted { name: "rocky", releases: &[release("8", "", 1624233600), release("9", "", 1657756800), release("10", "", 1749600000)] };
+pub const ROCKY: Facts = Facts {
+    name: "rocky",
+    releases: &[release("8", "", 1624233600), release("9", "", 1657756800), release("10", "", 1749600000)],
+    ..FEDORA
+};
 
 /// RPM package names as kickstart `%packages` takes them: names, groups (`@core`) and
 /// exclusions (`-pkg`).
@@ -40,17 +43,8 @@ pub(crate) fn is_rpm_package_name(p: &str) -> bool {
 }
 
 impl Family for Kickstarted {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn releases(&self) -> &'static [Release] {
-        self.releases
-    }
-    fn sources(&self) -> &'static [&'static str] {
-        &["kickstart"]
-    }
-    fn schemes(&self) -> &'static [&'static LiveScheme] {
-        &[&DRACUT]
+    fn facts(&self) -> &Facts {
+        self.0
     }
     fn validate(&self, recipe: &Recipe, check: &mut Check) {
         if let Source::Kickstart(k) = &recipe.spec.source {
@@ -60,7 +54,7 @@ impl Family for Kickstarted {
     }
     fn stages(&self, b: &mut Builder) -> Result<Root, Diagnostic> {
         let spec = &b.recipe.spec;
-        let Source::Kickstart(ks) = &spec.source else { unreachable!("validated: {} builds from kickstarts", self.name) };
+        let Source::Kickstart(ks) = &spec.source else { unreachable!("validated: {} builds from kickstarts", self.0.name) };
         let file = b.source_path(&["source".into(), "kickstart".into(), "file".into()], &ks.file);
         let mut post = format!("%packages\n{}\n%end\n\n%post\n", spec.packages.join("\n"));
         post.push_str(&format!("cat > /etc/cloud/cloud.cfg.d/90_liveboot.cfg <<'EOF'\n{}EOF\n%end\n", spec.cloud_init.image_config()));

@@ -97,24 +97,40 @@ pub const KIWI_LIVE: LiveScheme = LiveScheme {
     netboot_arg: "root=live:{url}/squashfs.img",
 };
 
-/// Everything family-specific. Implemented once per distribution family.
-pub trait Family: Send + Sync {
+/// What a family is, as plain data.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
     /// The name recipes write in `distro.family`.
-    fn name(&self) -> &'static str;
-
+    pub name: &'static str,
     /// The releases a recipe may name.
-    fn releases(&self) -> &'static [Release];
-
+    pub releases: &'static [Release],
     /// The source kinds (`source:` keys) it can be built from, preferred first.
-    fn sources(&self) -> &'static [&'static str];
-
+    pub sources: &'static [&'static str],
     /// The live-root schemes its media may use (for tools that look inside any built ISO).
-    fn schemes(&self) -> &'static [&'static LiveScheme];
-
+    pub schemes: &'static [&'static LiveScheme],
     /// Debian packages of the build host whose programs or files its stages use; their
     /// versions are inputs of the stages that use them.
-    fn host_packages(&self) -> &'static [&'static str] {
-        &[]
+    pub host_packages: &'static [&'static str],
+}
+
+/// Everything family-specific. Implemented once per distribution family.
+pub trait Family: Send + Sync {
+    /// What it is: name, releases, sources, live-root schemes, host packages.
+    fn facts(&self) -> &Facts;
+
+    /// The name recipes write in `distro.family`.
+    fn name(&self) -> &'static str {
+        self.facts().name
+    }
+
+    /// The releases a recipe may name.
+    fn releases(&self) -> &'static [Release] {
+        self.facts().releases
+    }
+
+    /// The source kinds (`source:` keys) it can be built from, preferred first.
+    fn sources(&self) -> &'static [&'static str] {
+        self.facts().sources
     }
 
     /// Checks a recipe of this family beyond the common checks (its source's settings, its
@@ -137,7 +153,13 @@ impl std::fmt::Debug for dyn Family {
 
 /// The families liveboot ships.
 pub fn builtin() -> Vec<Arc<dyn Family>> {
-    vec![Arc::new(Debian), Arc::new(Ubuntu), Arc::new(fedora::FEDORA), Arc::new(fedora::ROCKY), Arc::new(Suse)]
+    vec![
+        Arc::new(Debian),
+        Arc::new(Ubuntu),
+        Arc::new(fedora::Kickstarted(&fedora::FEDORA)),
+        Arc::new(fedora::Kickstarted(&fedora::ROCKY)),
+        Arc::new(Suse),
+    ]
 }
 
 /// The "not yet" answer of families whose builds are still to come.

@@ -3,28 +3,29 @@
 use liveboot_yaml::Diagnostic;
 
 use super::fedora::is_rpm_package_name;
-use super::{release, Family, LiveScheme, Release, KIWI_LIVE};
+use super::{release, Facts, Family, KIWI_LIVE};
 use crate::plan::{Action, Builder, Place, Remaster, Root, Text};
 use crate::{key_path, Check, Recipe, Source};
 
 /// openSUSE Leap.
 pub struct Suse;
 
-const RELEASES: &[Release] =
-    &[release("15.4", "", 1654646400), release("15.5", "", 1686096000), release("15.6", "", 1718150400), release("16.0", "", 1759276800)];
+const FACTS: Facts = Facts {
+    name: "opensuse-leap",
+    releases: &[
+        release("15.4", "", 1654646400),
+        release("15.5", "", 1686096000),
+        release("15.6", "", 1718150400),
+        release("16.0", "", 1759276800),
+    ],
+    sources: &["kiwi"],
+    schemes: &[&KIWI_LIVE],
+    host_packages: &[],
+};
 
 impl Family for Suse {
-    fn name(&self) -> &'static str {
-        "opensuse-leap"
-    }
-    fn releases(&self) -> &'static [Release] {
-        RELEASES
-    }
-    fn sources(&self) -> &'static [&'static str] {
-        &["kiwi"]
-    }
-    fn schemes(&self) -> &'static [&'static LiveScheme] {
-        &[&KIWI_LIVE]
+    fn facts(&self) -> &Facts {
+        &FACTS
     }
     fn validate(&self, recipe: &Recipe, c: &mut Check) {
         if let Source::Kiwi(k) = &recipe.spec.source {

@@ -4,35 +4,29 @@
 use liveboot_yaml::Diagnostic;
 
 use super::debian::{bootstrap_stages, is_debian_package_name, validate_bootstrap, HOST_PACKAGES};
-use super::{release, Family, LiveScheme, Release, CASPER, LIVE_BOOT};
+use super::{release, Facts, Family, CASPER, LIVE_BOOT};
 use crate::plan::{kernel_cmdline, Action, Builder, Place, Remaster, Root};
 use crate::{key_path, Check, Recipe, Source, UpstreamIso};
 
 /// Ubuntu.
 pub struct Ubuntu;
 
-const RELEASES: &[Release] = &[
-    release("18.04", "bionic", 1524700800),
-    release("20.04", "focal", 1587600000),
-    release("22.04", "jammy", 1650499200),
-    release("24.04", "noble", 1714003200),
-];
+const FACTS: Facts = Facts {
+    name: "ubuntu",
+    releases: &[
+        release("18.04", "bionic", 1524700800),
+        release("20.04", "focal", 1587600000),
+        release("22.04", "jammy", 1650499200),
+        release("24.04", "noble", 1714003200),
+    ],
+    sources: &["upstream_iso", "bootstrap"],
+    schemes: &[&CASPER, &LIVE_BOOT],
+    host_packages: HOST_PACKAGES,
+};
 
 impl Family for Ubuntu {
-    fn name(&self) -> &'static str {
-        "ubuntu"
-    }
-    fn releases(&self) -> &'static [Release] {
-        RELEASES
-    }
-    fn sources(&self) -> &'static [&'static str] {
-        &["upstream_iso", "bootstrap"]
-    }
-    fn schemes(&self) -> &'static [&'static LiveScheme] {
-        &[&CASPER, &LIVE_BOOT]
-    }
-    fn host_packages(&self) -> &'static [&'static str] {
-        HOST_PACKAGES
+    fn facts(&self) -> &Facts {
+        &FACTS
     }
     fn validate(&self, recipe: &Recipe, check: &mut Check) {
         match &recipe.spec.source {
