@@ -51,7 +51,7 @@ pub enum Command {
     /// host name, runs the --exec commands, then powers the machine off. KVM is used when it
     /// really works on this host (probed once, then remembered), else TCG.
     #[command(
-        after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
+        after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try debian12 --secure-boot\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
     )]
     Try(TryArgs),
     /// Serve a folder over HTTP/1.1 (GET, HEAD, Range, ETag) for BMCs and netbooting nodes.
@@ -194,6 +194,10 @@ pub struct TryArgs {
     /// Boot with UEFI firmware (OVMF) instead of BIOS.
     #[arg(long)]
     pub uefi: bool,
+    /// Boot with UEFI firmware enforcing Secure Boot with Microsoft's keys enrolled, as servers
+    /// ship (implies --uefi).
+    #[arg(long)]
+    pub secure_boot: bool,
     /// Attach the image as a USB stick instead of a CD.
     #[arg(long)]
     pub usb: bool,
@@ -514,7 +518,11 @@ fn try_image(project: &Project, a: TryArgs) -> Result<(), Failure> {
     let settings = liveboot_ops::tryboot::TrySettings {
         image: a.image,
         out: a.out,
-        firmware: if a.uefi { Firmware::Uefi } else { Firmware::Bios },
+        firmware: match (a.secure_boot, a.uefi) {
+            (true, _) => Firmware::UefiSecureBoot,
+            (false, true) => Firmware::Uefi,
+            (false, false) => Firmware::Bios,
+        },
         medium: if a.usb { Medium::Usb } else { Medium::Cd },
         accel: match a.accel {
             AccelArg::Kvm => Some(Accel::Kvm),

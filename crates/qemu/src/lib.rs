@@ -21,6 +21,10 @@ pub enum Firmware {
     Bios,
     /// OVMF.
     Uefi,
+    /// OVMF with Secure Boot enforced: Microsoft's keys enrolled (as on servers from the
+    /// factory), SMM, fresh variables for every boot.
+    #[serde(rename = "uefi-secure-boot")]
+    UefiSecureBoot,
 }
 
 /// How the image is attached.
@@ -54,6 +58,8 @@ impl Accel {
 }
 
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+const OVMF_CODE_SECURE: &str = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd";
+const OVMF_VARS_SECURE: &str = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 /// Copies the kernel out of an ISO image: the first file found at one of `kernel_paths` (where
@@ -120,6 +126,31 @@ pub fn detect_accel_cached(
     Ok(accel)
 }
 
+/// Why UEFI firmware stopped looking for something to boot, from its console output (OVMF's
+/// boot manager says which options it failed to load and why: "Access Denied" when Secure Boot
+/// refuses an unsigned loader).
+fn firmware_gave_up(console: &str) -> Option<String> {
+    if !console.contains("BdsDxe: No bootable option or device was found") {
+        return None;
+    }
+    let failures: Vec<&str> = console
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("BdsDxe: failed to"))
+        .filter_map(|l| {
+            l.rsplit_once(": ").map(|(what, why)| if what.contains("EFI Internal Shell") { "" } else { why }).filter(|w| !w.is_empty())
+        })
+        .collect();
+    Some(format!(
+        "the firmware found nothing it would boot ({}){}",
+        if failures.is_empty() { "no boot option".to_string() } else { failures.join(", ") },
+        if failures.iter().any(|f| f.contains("Access Denied") || f.contains("Security Violation")) {
+            ": Secure Boot refused the image's loader (is it signed? build with boot.secure_boot: true)"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// What to boot.
 #[derive(Debug, Clone)]
 pub struct VmSpec {
@@ -155,8 +186,10 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
     std::fs::create_dir_all(&spec.work).map_err(|e| format!("cannot create {}: {e}", spec.work.display()))?;
     let port = liveboot_runner::local::free_port().map_err(|e| format!("no free loopback port: {e}"))?;
     let serial_log = spec.work.join("serial.log");
+    // Secure Boot needs SMM, and the variable store writable only from it.
+    let machine = if spec.firmware == Firmware::UefiSecureBoot { "q35,smm=on" } else { "q35" };
     let mut cmd = Cmd::new("qemu-system-x86_64")
-        .args(["-accel", spec.accel.as_str(), "-machine", "q35", "-cpu", "max", "-smp", "2"])
+        .args(["-accel", spec.accel.as_str(), "-machine", machine, "-cpu", "max", "-smp", "2"])
         .arg("-m")
         .arg(spec.memory_mib.to_string())
         .args(["-nodefaults", "-no-user-config", "-display", "none"])
@@ -165,12 +198,22 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
         .arg("-netdev")
         .arg(format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"))
         .args(["-device", "virtio-net-pci,netdev=net0"]);
-    if spec.firmware == Firmware::Uefi {
+    let firmware = match spec.firmware {
+        Firmware::Bios => None,
+        Firmware::Uefi => Some((OVMF_CODE, OVMF_VARS)),
+        Firmware::UefiSecureBoot => {
+            cmd = cmd.args(["-global", "driver=cfi.pflash01,property=secure,value=on"]);
+            Some((OVMF_CODE_SECURE, OVMF_VARS_SECURE))
+        }
+    };
+    if let Some((code, template)) = firmware {
+        // A fresh copy of the variables for every boot: nothing enrolled or changed by one
+        // boot reaches the next.
         let vars = spec.work.join("OVMF_VARS.fd");
-        std::fs::copy(OVMF_VARS, &vars).map_err(|e| format!("cannot copy {OVMF_VARS} (is the ovmf package installed?): {e}"))?;
+        std::fs::copy(template, &vars).map_err(|e| format!("cannot copy {template} (is the ovmf package installed?): {e}"))?;
         cmd = cmd
             .arg("-drive")
-            .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"))
+            .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={code}"))
             .arg("-drive")
             .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()));
     }
@@ -243,6 +286,9 @@ impl Vm {
             if let Some(status) = self.qemu.try_wait() {
                 return Err(Retry::Stop(format!("QEMU exited ({status}) before SSH answered; see {log}")));
             }
+            if let Some(why) = firmware_gave_up(&std::fs::read_to_string(&self.serial_log).unwrap_or_default()) {
+                return Err(Retry::Stop(format!("{why}; see {log}")));
+            }
             // A real command with the key: QEMU's user network accepts on the forwarded port
             // before the guest is up, and sshd may answer before cloud-init has put the key.
             match runner.run(&ssh.command("true", Duration::from_secs(20))) {
@@ -265,5 +311,19 @@ impl Vm {
         if self.qemu.wait_timeout(grace).is_none() {
             self.qemu.kill();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::firmware_gave_up;
+
+    #[test]
+    fn a_refused_loader_is_told_in_words() {
+        // OVMF's console when Secure Boot refused an unsigned GRUB (seen under TCG here).
+        let console = "\x1b[2JBdsDxe: loading Boot0001 \"UEFI QEMU DVD-ROM QM00001 \" from PciRoot(0x0)/Pci(0x1F,0x2)/Sata(0x0,0xFFFF,0x0)\r\nBdsDxe: failed to load Boot0001 \"UEFI QEMU DVD-ROM QM00001 \" from PciRoot(0x0)/Pci(0x1F,0x2)/Sata(0x0,0xFFFF,0x0): Access Denied\r\nBdsDxe: loading Boot0002 \"EFI Internal Shell\" from Fv(7CB8)\r\nBdsDxe: failed to start Boot0002 \"EFI Internal Shell\" from Fv(7CB8): Security Violation\r\nBdsDxe: No bootable option or device was found.\r\n";
+        let why = firmware_gave_up(console).unwrap();
+        assert!(why.starts_with("the firmware found nothing it would boot (Access Denied): Secure Boot refused"), "{why}");
+        assert_eq!(firmware_gave_up("BdsDxe: loading Boot0001\r\n"), None);
     }
 }

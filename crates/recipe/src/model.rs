@@ -179,11 +179,16 @@ pub struct Boot {
     /// Firmware the image boots with.
     #[serde(default = "default_loaders")]
     pub loaders: Vec<Loader>,
+    /// UEFI boots through the distribution's signed shim and GRUB, so that servers with Secure
+    /// Boot on (the factory default of many) boot the image; `false` puts an unsigned GRUB
+    /// built by grub-mkimage there instead.
+    #[serde(default = "yes")]
+    pub secure_boot: bool,
 }
 
 impl Default for Boot {
     fn default() -> Self {
-        Boot { kernel_args: Vec::new(), timeout: default_timeout(), serial: None, loaders: default_loaders() }
+        Boot { kernel_args: Vec::new(), timeout: default_timeout(), serial: None, loaders: default_loaders(), secure_boot: true }
     }
 }
 
@@ -316,6 +321,9 @@ fn default_components() -> Vec<String> {
 }
 fn default_variant() -> String {
     "apt".to_string()
+}
+fn yes() -> bool {
+    true
 }
 fn one() -> u32 {
     1

@@ -54,6 +54,55 @@ fn b3_boots_as_a_usb_disk() {
     try_boot(&out.join("debian12/debian12.iso"), &["--usb"]);
 }
 
+/// Secure Boot enforced (Microsoft's keys, as servers ship): shim, signed GRUB and the signed
+/// kernel boot, and the kernel says Secure Boot is on.
+fn secure_boot(extra: &[&str]) {
+    let (_, out) = ensure_built();
+    let mut args = vec!["--secure-boot", "--exec", "dmesg | grep -c 'Secure boot enabled'"];
+    args.extend(extra);
+    let v = try_boot(&out.join("debian12/debian12.iso"), &args);
+    assert_eq!(v["firmware"], "uefi-secure-boot", "{v}");
+    assert_eq!(v["commands"][1]["output"].as_str().unwrap().trim(), "1", "the kernel did not see Secure Boot on: {v}");
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn b4_boots_with_secure_boot_from_cd() {
+    secure_boot(&[]);
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn b5_boots_with_secure_boot_as_a_usb_disk() {
+    secure_boot(&["--usb"]);
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn b6_secure_boot_refuses_the_unsigned_loader() {
+    let (cache, _) = ensure_built();
+    // The same recipe with `secure_boot: false` (GRUB from grub-mkimage, unsigned): the
+    // firmware must refuse it, and `try` must say so without waiting for its timeout.
+    let dir = work().join("unsigned-recipe");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "extends: {}\nname: debian12\ntitle: Debian 12 live (cloud-init)\nlabel: DEBIAN12_LIVE\ndistro:\n  family: debian\n  release: 12\nboot:\n  secure_boot: false\n",
+        root().join("recipes/_debian.yaml").display()
+    );
+    std::fs::write(dir.join("debian12.yaml"), text).unwrap();
+    let out = work().join("unsigned-out");
+    let report = build(&dir.join("debian12.yaml").to_string_lossy(), &cache, &out);
+    let mut r = ran(&report);
+    r.sort();
+    assert_eq!(r, ["efi", "iso"], "only the EFI image and the ISO differ: {report}");
+    let start = Instant::now();
+    let o = liveboot(&["try", &out.join("debian12/debian12.iso").to_string_lossy(), "--secure-boot", "--timeout", "600"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "an unsigned loader booted with Secure Boot on");
+    assert!(err.contains("Access Denied") && err.contains("Secure Boot refused"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(300), "the refusal took {:?} to be noticed", start.elapsed());
+}
+
 #[test]
 #[ignore = "slow: cargo xtask e2e"]
 fn c_a_second_build_reuses_everything_in_under_ten_seconds() {

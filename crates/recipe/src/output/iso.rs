@@ -23,7 +23,19 @@ impl OutputKind for Iso {
     }
 
     fn host_packages(&self) -> &'static [&'static str] {
-        &["xorriso", "isolinux", "syslinux-common", "grub-common", "grub-efi-amd64-bin", "dosfstools", "mtools"]
+        // The ISO's own, then the EFI image's (efi.rs).
+        &[
+            "xorriso",
+            "isolinux",
+            "syslinux-common",
+            "grub-common",
+            "grub-efi-amd64-bin",
+            "dosfstools",
+            "mtools",
+            "shim-signed",
+            "shim-helpers-amd64-signed",
+            "grub-efi-amd64-signed",
+        ]
     }
 
     fn menus(&self, recipe: &Recipe, root: &Root) -> Vec<Menu> {
@@ -61,7 +73,7 @@ impl OutputKind for Iso {
 fn assemble(b: &mut Builder, root: &Root, iso_name: &str) -> Result<(), Diagnostic> {
     let spec = &b.recipe.spec;
     let (uefi, bios) = (spec.boot.loaders.contains(&Loader::Uefi), spec.boot.loaders.contains(&Loader::Bios));
-    let (label, title) = (spec.label.clone(), spec.title.clone());
+    let (label, title, secure) = (spec.label.clone(), spec.title.clone(), spec.boot.secure_boot);
     let s = root.scheme;
     let efi_image = if uefi { Some(efi::add(b)?) } else { None };
 
@@ -99,6 +111,11 @@ fn assemble(b: &mut Builder, root: &Root, iso_name: &str) -> Result<(), Diagnost
     }
     if let Some(img) = efi_image {
         actions.push(Action::Copy { src: img.into(), dest: tree("boot/grub/efi.img"), mode: None });
+        if secure {
+            // Where signed GRUB looks for the medium when its prefix leads nowhere (live-build
+            // and Debian's installer media have it too).
+            actions.push(Action::Write { dest: tree(".disk/info"), content: format!("{title}\n"), mode: Some("0644".into()) });
+        }
         argv.extend(["-eltorito-alt-boot", "-e", "boot/grub/efi.img", "-no-emul-boot", "-isohybrid-gpt-basdat"].map(Text::from));
     }
     let mut inputs: Vec<_> = ["xorriso", "isolinux", "syslinux-common"].iter().map(|p| b.tool(p)).collect();
