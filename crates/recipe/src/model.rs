@@ -19,6 +19,9 @@ pub struct RecipeSpec {
     pub arch: Arch,
     /// Where the root filesystem comes from.
     pub source: Source,
+    /// How the live system finds and mounts its root (`live-boot`, `dracut`, ...): one of the
+    /// family's live-root schemes; the family's first when not given.
+    pub live_root: Option<String>,
     /// Packages installed in the image (beyond what the source brings).
     #[serde(default)]
     pub packages: Vec<String>,

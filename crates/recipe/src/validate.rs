@@ -152,6 +152,16 @@ fn family_fits(family: &dyn Family, spec: &RecipeSpec, c: &mut Check) {
             format!("use one of {}", family.releases().iter().map(|r| r.release).collect::<Vec<_>>().join(", ")),
         );
     }
+    if let Some(s) = &spec.live_root {
+        let schemes: Vec<&str> = family.facts().schemes.iter().map(|s| s.name).collect();
+        if !schemes.contains(&s.as_str()) {
+            c.at(
+                key_path!["live_root"],
+                format!("a {} image cannot boot with the live-root scheme '{s}'", family.name()),
+                format!("use live_root: {}", schemes.join(" or ")),
+            );
+        }
+    }
     let allowed = family.sources();
     if !allowed.contains(&spec.source.kind()) {
         c.at(

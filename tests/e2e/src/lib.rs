@@ -5,7 +5,7 @@ pub mod vlab;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Once;
+use std::sync::Mutex;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -59,14 +59,21 @@ pub fn main_dirs() -> (PathBuf, PathBuf) {
     (work().join("cache"), work().join("out"))
 }
 
-static BUILT: Once = Once::new();
+static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Builds debian12 into the main cache once per test process.
 pub fn ensure_built() -> (PathBuf, PathBuf) {
+    ensure_built_recipe("debian12")
+}
+
+/// Builds a recipe into the main cache once per test process.
+pub fn ensure_built_recipe(recipe: &str) -> (PathBuf, PathBuf) {
     let (cache, out) = main_dirs();
-    BUILT.call_once(|| {
-        build("debian12", &cache, &out);
-    });
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|r| r == recipe) {
+        build(recipe, &cache, &out);
+        built.push(recipe.to_string());
+    }
     (cache, out)
 }
 

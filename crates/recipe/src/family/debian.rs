@@ -3,7 +3,7 @@
 
 use liveboot_yaml::Diagnostic;
 
-use super::{release, Facts, Family, LIVE_BOOT};
+use super::{release, Facts, Family, LiveScheme, DRACUT, LIVE_BOOT};
 use crate::plan::{Action, Builder, Place, Root, Text};
 use crate::{key_path, Bootstrap, Check, Recipe, Source};
 
@@ -14,7 +14,7 @@ const FACTS: Facts = Facts {
     name: "debian",
     releases: &[release("11", "bullseye", 1628899200), release("12", "bookworm", 1686355200), release("13", "trixie", 1754697600)],
     sources: &["bootstrap"],
-    schemes: &[&LIVE_BOOT],
+    schemes: &[&LIVE_BOOT, &DRACUT],
     host_packages: HOST_PACKAGES,
 };
 
@@ -103,6 +103,18 @@ pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnos
     if !spec.packages.is_empty() {
         argv.push(Text::lit(format!("--include={}", spec.packages.join(","))));
     }
+    let scheme = live_scheme(b.recipe);
+    if scheme.name == DRACUT.name {
+        // dracut's configuration must be there before the kernel and dracut are installed (their
+        // postinst scripts build the initrd); then the initrd is built once more with everything
+        // in place. A live initrd is generic (no host-only), finds its medium (dmsquash-live)
+        // or fetches the root over HTTP (livenet).
+        argv.push(Text::lit(format!(
+            "--essential-hook=mkdir -p \"$1\"/etc/dracut.conf.d && printf '%s\\n' {} > \"$1\"/etc/dracut.conf.d/90-liveboot.conf",
+            DRACUT_CONF.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(" ")
+        )));
+        argv.push("--customize-hook=chroot \"$1\" dracut --force --regenerate-all".into());
+    }
     // Downloaded packages are kept in {cache}/apt between builds.
     argv.extend([
         "--skip=essential/unlink".into(),
@@ -183,7 +195,21 @@ pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnos
         kernel: Place::stage("customize", "vmlinuz"),
         initrd: Place::stage("customize", "initrd.img"),
         image: Place::stage("squashfs", "filesystem.squashfs"),
-        scheme: &LIVE_BOOT,
+        scheme,
         remaster: None,
     })
+}
+
+/// dracut's configuration in a root whose live-root scheme is dracut. The network for livenet
+/// is dracut's `network-legacy` (dhclient, ip): its default in a systemd root would be
+/// systemd-networkd, which needs D-Bus in the initrd.
+const DRACUT_CONF: &[&str] = &["hostonly=\"no\"", "add_dracutmodules+=\" dmsquash-live network-legacy livenet \""];
+
+/// The live-root scheme a bootstrapped root boots with: the recipe's `live_root`, else
+/// live-boot.
+fn live_scheme(recipe: &Recipe) -> &'static LiveScheme {
+    match recipe.spec.live_root.as_deref() {
+        Some(name) if name == DRACUT.name => &DRACUT,
+        _ => &LIVE_BOOT,
+    }
 }

@@ -59,6 +59,9 @@ pub struct LiveScheme {
     pub root: &'static str,
     /// The kernel argument that fetches the root image over HTTP, with `{url}` for the folder.
     pub netboot_arg: &'static str,
+    /// The kernel argument that names the medium booted from, with `{uuid}` for the ISO's
+    /// volume UUID; none when the initrd finds its medium by itself.
+    pub medium_arg: Option<&'static str>,
 }
 
 /// Debian's live-boot: `live/filesystem.squashfs`.
@@ -68,15 +71,19 @@ pub const LIVE_BOOT: LiveScheme = LiveScheme {
     initrd: "live/initrd.img",
     root: "live/filesystem.squashfs",
     netboot_arg: "fetch={url}/filesystem.squashfs",
+    medium_arg: None,
 };
 
-/// dracut's dmsquash-live (Fedora, Rocky): `LiveOS/squashfs.img`, kernel in `images/pxeboot`.
+/// dracut's dmsquash-live (Fedora, Rocky; Debian with `live_root: dracut`): `LiveOS/squashfs.img`
+/// (the root squashed flat, an overlay in RAM over it), kernel in `images/pxeboot`, the medium
+/// named by its volume UUID (two media with one label on a server confuse `CDLABEL=`).
 pub const DRACUT: LiveScheme = LiveScheme {
     name: "dracut",
     kernel: "images/pxeboot/vmlinuz",
     initrd: "images/pxeboot/initrd.img",
     root: "LiveOS/squashfs.img",
     netboot_arg: "root=live:{url}/squashfs.img",
+    medium_arg: Some("root=live:UUID={uuid}"),
 };
 
 /// Ubuntu's casper: `casper/`, netbooted from the whole ISO.
@@ -86,6 +93,7 @@ pub const CASPER: LiveScheme = LiveScheme {
     initrd: "casper/initrd",
     root: "casper/filesystem.squashfs",
     netboot_arg: "url={url}/image.iso",
+    medium_arg: None,
 };
 
 /// KIWI's live ISO layout (dracut underneath): kernel under `boot/x86_64/loader`.
@@ -95,6 +103,7 @@ pub const KIWI_LIVE: LiveScheme = LiveScheme {
     initrd: "boot/x86_64/loader/initrd",
     root: "LiveOS/squashfs.img",
     netboot_arg: "root=live:{url}/squashfs.img",
+    medium_arg: None,
 };
 
 /// What a family is, as plain data.

@@ -6,8 +6,10 @@ use liveboot_yaml::Diagnostic;
 use serde_json::json;
 
 use super::{efi, Menu, OutputKind, BOOTMENU};
-use crate::plan::{kernel_cmdline, serial_args, sha256_hex, Action, Artifact, Builder, Place, Remaster, Root, Text};
-use crate::{Loader, Recipe};
+use liveboot_iso::VolumeDate;
+
+use crate::plan::{kernel_cmdline, serial_args, Action, Artifact, Builder, Place, Remaster, Root, Text};
+use crate::Loader;
 
 /// Host files the ISO stage copies in (BIOS boot).
 const ISOLINUX_BIN: &str = "/usr/lib/ISOLINUX/isolinux.bin";
@@ -16,6 +18,34 @@ const LDLINUX_C32: &str = "/usr/lib/syslinux/modules/bios/ldlinux.c32";
 
 /// The ISO output.
 pub struct Iso;
+
+/// The menus of an assembled ISO: GRUB (UEFI) and isolinux (BIOS).
+const MENUS: [(&str, &str); 2] = [("boot/grub.cfg.j2", "grub.cfg"), ("boot/isolinux.cfg.j2", "isolinux.cfg")];
+
+/// The ISO's volume date, and so its UUID (`YYYY-MM-DD-hh-mm-ss-cc`), which no two images, nor
+/// an image and a seed, should share. It comes from everything the ISO is made of but the
+/// rendered menus, which may name the UUID (dracut's `root=live:UUID=`): the keys of the
+/// family's stages it copies, the recipe's label, title and boot settings, the menu templates,
+/// the host tools and SOURCE_DATE_EPOCH.
+fn volume_date(b: &Builder, root: &Root) -> Result<VolumeDate, Diagnostic> {
+    let spec = &b.recipe.spec;
+    let mut id = String::new();
+    for s in b.stages_of(&[&root.kernel, &root.initrd, &root.image]) {
+        id.push_str(b.key_of(&s));
+    }
+    for part in [b.part("label", &spec.label), b.part("title", &spec.title), b.part("boot", &spec.boot)] {
+        id.push_str(&part.sha256);
+    }
+    for (template, _) in MENUS {
+        id.push_str(&b.template(template)?.sha256);
+    }
+    for p in Iso.host_packages() {
+        id.push_str(&b.tool(p).sha256);
+    }
+    id.extend(b.epoch().map(|e| e.sha256));
+    let hash = liveboot_digest::sha256(id.as_bytes());
+    Ok(VolumeDate::from_hash(&hash[..8]))
+}
 
 impl OutputKind for Iso {
     fn name(&self) -> &'static str {
@@ -38,26 +68,30 @@ impl OutputKind for Iso {
         ]
     }
 
-    fn menus(&self, recipe: &Recipe, root: &Root) -> Vec<Menu> {
+    fn menus(&self, b: &Builder, root: &Root) -> Result<Vec<Menu>, Diagnostic> {
         if root.remaster.is_some() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
+        let recipe = b.recipe;
         let spec = &recipe.spec;
         let serial = spec.boot.serial.as_ref().map(|s| {
             let unit: u32 = s.port.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
             json!({ "unit": unit, "speed": s.speed })
         });
+        // The argument that names this very medium (dracut's root=live:UUID=…) comes first.
+        let medium: Vec<String> = match root.scheme.medium_arg {
+            Some(arg) => vec![arg.replace("{uuid}", &volume_date(b, root)?.uuid())],
+            None => Vec::new(),
+        };
+        let with_medium = |args: String| medium.iter().cloned().chain(Some(args).filter(|a| !a.is_empty())).collect::<Vec<_>>().join(" ");
         let vars = json!({
             "title": spec.title, "label": spec.label,
             "kernel": format!("/{}", root.scheme.kernel), "initrd": format!("/{}", root.scheme.initrd),
-            "cmdline": kernel_cmdline(recipe), "cmdline_plain": spec.boot.kernel_args.join(" "),
+            "cmdline": with_medium(kernel_cmdline(recipe)), "cmdline_plain": with_medium(spec.boot.kernel_args.join(" ")),
             "serial_args": serial_args(recipe).join(" "),
             "timeout": spec.boot.timeout, "serial": serial,
         });
-        [("boot/grub.cfg.j2", "grub.cfg"), ("boot/isolinux.cfg.j2", "isolinux.cfg")]
-            .into_iter()
-            .map(|(template, dest)| Menu { template, dest: dest.into(), vars: vars.clone() })
-            .collect()
+        Ok(MENUS.into_iter().map(|(template, dest)| Menu { template, dest: dest.into(), vars: vars.clone() }).collect())
     }
 
     fn stages(&self, b: &mut Builder, root: &Root) -> Result<Vec<Artifact>, Diagnostic> {
@@ -120,16 +154,7 @@ fn assemble(b: &mut Builder, root: &Root, iso_name: &str) -> Result<(), Diagnost
     }
     let mut inputs: Vec<_> = ["xorriso", "isolinux", "syslinux-common"].iter().map(|p| b.tool(p)).collect();
     inputs.extend(b.epoch());
-    // The volume date (and so the ISO's UUID) comes from what goes into the image, so that no
-    // two images, nor an image and a seed, share a UUID.
-    let mut id = String::new();
-    for a in b.stages_referred(&actions) {
-        id.push_str(b.key_of(&a));
-    }
-    for i in &inputs {
-        id.push_str(&i.sha256);
-    }
-    let date = iso_date(&sha256_hex(id.as_bytes()));
+    let date = xorriso_date(&volume_date(b, root)?);
     argv.extend([
         Text::lit(format!("--modification-date={date}")),
         "-output".into(),
@@ -154,10 +179,8 @@ fn remaster(b: &mut Builder, r: &Remaster, iso_name: &str) -> Result<(), Diagnos
     b.add("iso", "remaster the ISO with its own boot setup (xorriso replay)", &[iso_name], inputs, vec![Action::Run { argv, env }])
 }
 
-/// `YYYYMMDDhhmmsscc` for xorriso's --modification-date, from a hex hash.
-fn iso_date(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..8).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0)).collect();
-    let d = liveboot_iso::VolumeDate::from_hash(&bytes);
+/// `YYYYMMDDhhmmsscc` for xorriso's --modification-date.
+fn xorriso_date(d: &VolumeDate) -> String {
     let (y, mo, day, h, mi, s) = d.civil();
     format!("{y:04}{mo:02}{day:02}{h:02}{mi:02}{s:02}{:02}", d.centis)
 }

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use liveboot_yaml::{Diagnostic, Span};
 
 use crate::plan::{Action, Artifact, Builder, Root};
-use crate::Recipe;
 
 pub use iso::Iso;
 pub use pxe::Pxe;
@@ -46,9 +45,10 @@ pub trait OutputKind: Send + Sync {
         &[]
     }
 
-    /// The boot menus it needs rendered (none by default).
-    fn menus(&self, _recipe: &Recipe, _root: &Root) -> Vec<Menu> {
-        Vec::new()
+    /// The boot menus it needs rendered (none by default). The builder holds the family's
+    /// stages (their keys, say).
+    fn menus(&self, _b: &Builder, _root: &Root) -> Result<Vec<Menu>, Diagnostic> {
+        Ok(Vec::new())
     }
 
     /// Adds its stages (after the family's and the `bootmenu` stage); returns the artifacts.
@@ -76,7 +76,7 @@ pub(crate) fn plan_outputs(b: &mut Builder, root: &Root, outputs: &[(&dyn Output
     let mut declared: Vec<String> = Vec::new();
     for (o, at) in outputs {
         b.set_origin(at.clone());
-        for m in o.menus(b.recipe, root) {
+        for m in o.menus(b, root)? {
             inputs.push(b.template(m.template)?);
             let first = m.dest.split('/').next().unwrap_or_default().to_string();
             if !declared.contains(&first) {

@@ -6,7 +6,6 @@ use serde_json::json;
 
 use super::{Menu, OutputKind, BOOTMENU};
 use crate::plan::{kernel_cmdline, Action, Artifact, Builder, Place, Root, Text};
-use crate::Recipe;
 
 /// The PXE output.
 pub struct Pxe;
@@ -16,7 +15,8 @@ impl OutputKind for Pxe {
         "pxe"
     }
 
-    fn menus(&self, recipe: &Recipe, root: &Root) -> Vec<Menu> {
+    fn menus(&self, b: &Builder, root: &Root) -> Result<Vec<Menu>, Diagnostic> {
+        let recipe = b.recipe;
         let spec = &recipe.spec;
         let name = &spec.name;
         let base_url = format!("http://${{next-server}}/liveboot/{name}");
@@ -25,7 +25,7 @@ impl OutputKind for Pxe {
             "http_host": "$net_default_server", "http_path": format!("liveboot/{name}"),
             "netboot_arg": root.scheme.netboot_arg.replace("{url}", &base_url), "tftp_root": "/srv/tftp",
         });
-        [
+        Ok([
             ("pxe/boot.ipxe.j2", "boot.ipxe"),
             ("pxe/grub.cfg.j2", "grub.cfg"),
             ("pxe/pxelinux.cfg.j2", "pxelinux.cfg/default"),
@@ -33,7 +33,7 @@ impl OutputKind for Pxe {
         ]
         .into_iter()
         .map(|(template, dest)| Menu { template, dest: format!("pxe/{dest}"), vars: vars.clone() })
-        .collect()
+        .collect())
     }
 
     fn stages(&self, b: &mut Builder, root: &Root) -> Result<Vec<Artifact>, Diagnostic> {

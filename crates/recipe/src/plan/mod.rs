@@ -446,10 +446,9 @@ impl<'a> Builder<'a> {
         &self.stages.iter().find(|s| s.name == name).expect("checked: a known stage").key
     }
 
-    /// The stages its actions would refer to, for a stage about to be added (the ISO's
-    /// volume date comes from their keys).
-    pub fn stages_referred(&self, actions: &[Action]) -> Vec<String> {
-        let referred: Vec<&str> = actions.iter().flat_map(Action::texts).flat_map(Text::places).filter_map(Place::stage_name).collect();
+    /// The stages (added before) these places belong to, in plan order, each once.
+    pub fn stages_of(&self, places: &[&Place]) -> Vec<String> {
+        let referred: Vec<&str> = places.iter().filter_map(|p| p.stage_name()).collect();
         self.stages.iter().map(|s| s.name.clone()).filter(|s| referred.contains(&s.as_str())).collect()
     }
 

@@ -1,0 +1,36 @@
+//! debian12-dracut: the dracut LiveOS layout (LiveOS/squashfs.img, images/pxeboot) booted by
+//! dracut's dmsquash-live, the medium named by its volume UUID. Slow: `cargo xtask e2e`.
+
+use liveboot_e2e::*;
+
+/// Boots debian12-dracut and checks that dracut found the medium by this ISO's UUID.
+fn boots(extra: &[&str]) {
+    let (_, out) = ensure_built_recipe("debian12-dracut");
+    let iso = out.join("debian12-dracut/debian12-dracut.iso");
+    let uuid = liveboot_iso::IsoReader::open(std::fs::File::open(&iso).unwrap()).unwrap().uuid;
+    let mut args = vec!["--exec", "cat /proc/cmdline", "--exec", "findmnt -n -o FSTYPE /"];
+    args.extend(extra);
+    let v = try_boot(&iso, &args);
+    let cmdline = v["commands"][1]["output"].as_str().unwrap();
+    assert!(cmdline.contains(&format!("root=live:UUID={uuid}")), "{cmdline}");
+    assert!(!cmdline.contains("boot=live"), "live-boot's argument in a dracut image: {cmdline}");
+    assert_eq!(v["commands"][2]["output"].as_str().unwrap().trim(), "overlay", "{v}");
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn f1_dracut_boots_bios_from_cd() {
+    boots(&[]);
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn f2_dracut_boots_with_secure_boot_from_cd() {
+    boots(&["--secure-boot"]);
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn f3_dracut_boots_as_a_usb_disk() {
+    boots(&["--usb"]);
+}
