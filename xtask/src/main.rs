@@ -8,6 +8,7 @@
 
 mod bench;
 mod deps;
+mod e2e;
 mod serve_bench;
 mod squashfs;
 
@@ -34,11 +35,15 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// The slow end-to-end tests: build debian12 from scratch, boot it in QEMU (BIOS, UEFI, USB),
-    /// the cache, reproducibility, interrupted builds. Needs root.
+    /// The slow end-to-end tests: builds from scratch, QEMU boots (BIOS, UEFI, Secure Boot, USB;
+    /// live-boot and dracut), the cache, reproducibility, interrupted builds, a virtual server
+    /// booted through Redfish. Two groups side by side. Needs root.
     E2e {
-        /// Only the tests whose names contain this.
+        /// Only the tests whose names contain this (run one after the other).
         filter: Option<String>,
+        /// The whole matrix, not CI's selection (every boot of every medium and family).
+        #[arg(long)]
+        all: bool,
     },
     /// Build a recipe's image: the same as `liveboot build RECIPE`, with the host packages installed first.
     BuildImage {
@@ -97,22 +102,7 @@ fn main() -> Result<()> {
             deps::install()?;
             run(cargo().args(["test", "--workspace", "--locked"]).args(args))
         }
-        Task::E2e { filter } => {
-            deps::install()?;
-            run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
-            let dir = root().join("target/e2e");
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)?;
-            }
-            let mut cmd = cargo();
-            cmd.args(["test", "--locked", "-p", "liveboot-e2e", "--", "--ignored", "--test-threads=1", "--nocapture"])
-                .env("LIVEBOOT_BIN", root().join("target/release/liveboot"))
-                .env("LIVEBOOT_E2E_DIR", &dir);
-            if let Some(f) = filter {
-                cmd.arg(f);
-            }
-            run(&mut cmd)
-        }
+        Task::E2e { filter, all } => e2e::e2e(filter, all),
         Task::BuildImage { recipe } => {
             deps::install()?;
             run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;

@@ -63,12 +63,18 @@ static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Builds debian12 into the main cache once per test process.
 pub fn ensure_built() -> (PathBuf, PathBuf) {
-    ensure_built_recipe("debian12")
+    let (cache, out) = main_dirs();
+    build_once("debian12", cache, out)
 }
 
-/// Builds a recipe into the main cache once per test process.
-pub fn ensure_built_recipe(recipe: &str) -> (PathBuf, PathBuf) {
-    let (cache, out) = main_dirs();
+/// Builds a recipe once per test process into a cache and output folder of its own, so that it
+/// can build while another group of tests builds debian12 into the main cache (`cargo xtask e2e`
+/// runs two groups side by side).
+pub fn ensure_built_apart(recipe: &str) -> (PathBuf, PathBuf) {
+    build_once(recipe, work().join(format!("cache-{recipe}")), work().join(format!("out-{recipe}")))
+}
+
+fn build_once(recipe: &str, cache: PathBuf, out: PathBuf) -> (PathBuf, PathBuf) {
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if !built.iter().any(|r| r == recipe) {
         build(recipe, &cache, &out);

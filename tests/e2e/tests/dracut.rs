@@ -5,7 +5,7 @@ use liveboot_e2e::*;
 
 /// Boots debian12-dracut and checks that dracut found the medium by this ISO's UUID.
 fn boots(extra: &[&str]) {
-    let (_, out) = ensure_built_recipe("debian12-dracut");
+    let (_, out) = ensure_built_apart("debian12-dracut");
     let iso = out.join("debian12-dracut/debian12-dracut.iso");
     let uuid = liveboot_iso::IsoReader::open(std::fs::File::open(&iso).unwrap()).unwrap().uuid;
     let mut args = vec!["--exec", "cat /proc/cmdline", "--exec", "findmnt -n -o FSTYPE /"];
