@@ -86,8 +86,9 @@ impl Inventory {
         }
         if let Some(f) = &bmc.password_file {
             let path = self.file.parent().unwrap_or(Path::new(".")).join(f);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: node '{node}': cannot read BMC password file {}: {e}", self.file.display(), path.display()))?;
+            let text = liveboot_yaml::read_bounded(&path, 64 << 10).map_err(|e| {
+                format!("{}: node '{node}': cannot read BMC password file {}: {}", self.file.display(), path.display(), e.message)
+            })?;
             let first = text.lines().next().unwrap_or("").to_string();
             if first.is_empty() {
                 return Err(format!(

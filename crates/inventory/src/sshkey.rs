@@ -37,6 +37,14 @@ const KINDS: &[&str] = &[
 /// Parses one public key line: `type base64 [comment]`. The error says what is wrong and the fix.
 pub fn parse_public_key(line: &str) -> Result<SshKey, (String, String)> {
     let line = line.trim();
+    // One key is one authorized_keys line: a newline in it (a YAML string can hold one) would
+    // smuggle a second key, or options, into the booted system.
+    if let Some(c) = line.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err((
+            format!("the key contains the control character {:?}; one key is one line", c),
+            "write each key as one line of its own (a list item per key)".into(),
+        ));
+    }
     if line.contains("PRIVATE KEY") {
         return Err((
             "this is a private key, not a public one".into(),

@@ -269,11 +269,11 @@ pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<I
         for (i, f) in s.ssh_key_files.iter().enumerate() {
             let span = &tree.locate(path!["slices", sn, "ssh_key_files", i]).span;
             let resolved = span.resolve(f);
-            match std::fs::read_to_string(&resolved) {
+            match liveboot_yaml::read_bounded(&resolved, 1 << 20) {
                 Err(e) => p!(
                     path!["slices", sn, "ssh_key_files", i],
-                    format!("cannot read key file '{f}' ({}: {e})", resolved.display()),
-                    "fix the path; it is taken from the inventory's folder"
+                    format!("cannot read key file '{f}' ({}: {})", resolved.display(), e.message),
+                    "name a regular file of public keys (at most 1 MiB); the path is taken from the inventory's folder"
                 ),
                 Ok(text) => {
                     for (ln, line) in text.lines().enumerate() {

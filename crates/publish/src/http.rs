@@ -3,13 +3,13 @@
 //! If-Range, persistent connections, a thread per connection up to a limit. No listings, no
 //! path outside the folder, nothing but regular files.
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -60,6 +60,33 @@ impl Drop for Server {
     }
 }
 
+/// The open connections. When all slots are taken, a new connection takes the slot of the one
+/// that has waited longest in the middle of a request head (a slow or idle client, whose
+/// socket is shut down); only when every connection is busy answering is the new one refused
+/// (503). So a few hundred slow clients cannot lock out one that sends its request at once.
+#[derive(Default)]
+struct Conns {
+    next: u64,
+    open: Vec<(u64, TcpStream, Arc<AtomicBool>)>,
+}
+
+impl Conns {
+    fn admit(&mut self, stream: &TcpStream, in_head: &Arc<AtomicBool>, max: usize) -> Option<u64> {
+        if self.open.len() >= max {
+            let slow = self.open.iter().position(|(_, _, h)| h.load(Ordering::SeqCst))?;
+            let (_, s, _) = self.open.remove(slow);
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        self.next += 1;
+        self.open.push((self.next, stream.try_clone().ok()?, in_head.clone()));
+        Some(self.next)
+    }
+
+    fn leave(&mut self, id: u64) {
+        self.open.retain(|(i, _, _)| *i != id);
+    }
+}
+
 /// Serves the files under `root` on `bind` (an explicit address: `127.0.0.1:8080` by default in
 /// the CLI).
 pub fn serve(root: &Path, bind: &str, opts: ServeOptions) -> std::io::Result<Server> {
@@ -68,23 +95,23 @@ pub fn serve(root: &Path, bind: &str, opts: ServeOptions) -> std::io::Result<Ser
     let addr = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
-    let active = Arc::new(AtomicUsize::new(0));
+    let conns = Arc::new(Mutex::new(Conns::default()));
     let thread = std::thread::spawn(move || {
         for conn in listener.incoming() {
             if s2.load(Ordering::SeqCst) {
                 break;
             }
             let Ok(mut stream) = conn else { continue };
-            if active.fetch_add(1, Ordering::SeqCst) >= opts.max_connections {
-                active.fetch_sub(1, Ordering::SeqCst);
+            let in_head = Arc::new(AtomicBool::new(true));
+            let Some(id) = conns.lock().unwrap().admit(&stream, &in_head, opts.max_connections) else {
                 let _ = stream
                     .write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 continue;
-            }
-            let (root, opts, active) = (root.clone(), opts.clone(), active.clone());
+            };
+            let (root, opts, conns) = (root.clone(), opts.clone(), conns.clone());
             std::thread::spawn(move || {
-                let _ = handle(stream, &root, &opts);
-                active.fetch_sub(1, Ordering::SeqCst);
+                let _ = handle(stream, &root, &opts, in_head);
+                conns.lock().unwrap().leave(id);
             });
         }
     });
@@ -104,35 +131,107 @@ impl Request {
     }
 }
 
-/// Reads one request head; `None` at a clean end of the connection.
-fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
-    let mut line = String::new();
-    if r.read_line(&mut line)? == 0 {
-        return Ok(None);
+/// The largest request head read (request line and headers); more is answered 431.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// The most header fields in one request; more is answered 431.
+pub const MAX_HEADERS: usize = 64;
+/// How long the rest of a request head may take once its first byte has come (slow clients
+/// must not hold a connection slot for long).
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+
+/// What reading a request head gave.
+enum Head {
+    /// A request to answer.
+    Request(Request),
+    /// The client closed the connection (or went quiet for the idle time) between requests.
+    Closed,
+    /// A request that cannot be served: answer with this status line and close.
+    Bad(&'static str),
+}
+
+/// A connection's input: bytes read past the last request stay for the next (pipelining).
+struct Input {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// Set while a request head is partly read (the connection may be evicted for another).
+    in_head: Arc<AtomicBool>,
+}
+
+impl Input {
+    /// Reads one request head, parsed by httparse: bounded in size, in header count and, once
+    /// it has begun, in time.
+    fn read_request(&mut self, idle: Duration) -> std::io::Result<Head> {
+        let mut began: Option<Instant> = None;
+        loop {
+            if !self.buf.is_empty() {
+                began.get_or_insert_with(Instant::now);
+                self.in_head.store(true, Ordering::SeqCst);
+                let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut req = httparse::Request::new(&mut fields);
+                match req.parse(&self.buf) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let head = request(&req);
+                        self.buf.drain(..n);
+                        self.in_head.store(false, Ordering::SeqCst);
+                        return Ok(head);
+                    }
+                    Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
+                        return Ok(Head::Bad("431 Request Header Fields Too Large"))
+                    }
+                    Ok(httparse::Status::Partial) => {}
+                    Err(httparse::Error::TooManyHeaders) => return Ok(Head::Bad("431 Request Header Fields Too Large")),
+                    Err(_) => return Ok(Head::Bad("400 Bad Request")),
+                }
+            }
+            let wait = match began {
+                None => idle,
+                Some(t) => match HEAD_DEADLINE.checked_sub(t.elapsed()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return Ok(Head::Bad("408 Request Timeout")),
+                },
+            };
+            self.stream.set_read_timeout(Some(wait))?;
+            let mut chunk = [0u8; 4096];
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    return Ok(if began.is_some() { Head::Bad("408 Request Timeout") } else { Head::Closed });
+                }
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                return Ok(Head::Closed);
+            }
+            // Never more than MAX_HEAD and one chunk held, whatever the client sends.
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
     }
-    let mut parts = line.split_whitespace();
-    let (method, target, version) =
-        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string(), parts.next().unwrap_or(""));
-    let mut headers = Vec::new();
-    let mut total = line.len();
-    loop {
-        let mut h = String::new();
-        let n = r.read_line(&mut h)?;
-        total += n;
-        if n == 0 || total > 16 * 1024 {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "request head too long or cut"));
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
+}
+
+/// The request httparse read, with the body rules: no request liveboot serves has a body, so a
+/// `Transfer-Encoding` (alone or with `Content-Length`, RFC 9112 6.1) or conflicting lengths are
+/// refused, and a request with a body is answered and the connection closed, so that a body is
+/// never read as the next request (request smuggling).
+fn request(req: &httparse::Request) -> Head {
+    let headers: Vec<(String, String)> =
+        req.headers.iter().map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).trim().to_string())).collect();
+    let all = |name: &str| headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    if !all("transfer-encoding").is_empty() {
+        return Head::Bad("400 Bad Request");
     }
+    let lengths = all("content-length");
+    let length = match lengths.as_slice() {
+        [] => 0,
+        [one, rest @ ..] if rest.iter().all(|r| r == one) => match one.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return Head::Bad("400 Bad Request"),
+        },
+        _ => return Head::Bad("400 Bad Request"),
+    };
     let conn = headers.iter().find(|(k, _)| k == "connection").map(|(_, v)| v.to_ascii_lowercase()).unwrap_or_default();
-    let close = version != "HTTP/1.1" && !conn.contains("keep-alive") || conn.contains("close");
-    Ok(Some(Request { method, target, headers, close }))
+    let http11 = req.version == Some(1);
+    let close = length > 0 || (!http11 && !conn.contains("keep-alive")) || conn.contains("close");
+    Head::Request(Request { method: req.method.unwrap_or("").to_string(), target: req.path.unwrap_or("").to_string(), headers, close })
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -202,22 +301,38 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-fn handle(stream: TcpStream, root: &Path, opts: &ServeOptions) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(opts.idle_timeout))?;
+fn handle(stream: TcpStream, root: &Path, opts: &ServeOptions, in_head: Arc<AtomicBool>) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
-    while let Some(req) = read_request(&mut reader)? {
-        let close = req.close;
-        let (status, sent) = respond(&mut writer, root, &req)?;
-        if opts.log {
-            eprintln!("{} {} {status} {sent}", req.method, req.target);
-        }
-        if close {
-            break;
+    let mut input = Input { stream, buf: Vec::new(), in_head };
+    loop {
+        match input.read_request(opts.idle_timeout)? {
+            Head::Closed => break,
+            Head::Bad(status) => {
+                head(&mut writer, status, &[("Content-Length", "0".to_string())], true)?;
+                if opts.log {
+                    eprintln!("- - {}", &status[..3]);
+                }
+                break;
+            }
+            Head::Request(req) => {
+                let close = req.close;
+                let (status, sent) = respond(&mut writer, root, &req)?;
+                if opts.log {
+                    eprintln!("{} {} {status} {sent}", printable(&req.method), printable(&req.target));
+                }
+                if close {
+                    break;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Text from a client, safe to print on a terminal (control characters escaped).
+fn printable(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }
 
 fn head(w: &mut TcpStream, status: &str, headers: &[(&str, String)], close: bool) -> std::io::Result<()> {
@@ -324,6 +439,7 @@ fn send_range(file: &mut std::fs::File, w: &mut TcpStream, start: u64, len: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader};
 
     fn fixture() -> (tempfile::TempDir, Vec<u8>, Server) {
         let d = tempfile::tempdir().unwrap();
@@ -433,5 +549,89 @@ mod tests {
     #[test]
     fn http_dates_are_imf_fixdates() {
         assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    fn server() -> (tempfile::TempDir, Server) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("x.iso"), b"0123456789").unwrap();
+        let s = serve(d.path(), "127.0.0.1:0", ServeOptions::default()).unwrap();
+        (d, s)
+    }
+
+    /// Everything the server sends until it closes the connection.
+    fn all_of(mut s: TcpStream) -> String {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn an_endless_line_is_answered_431_after_a_bounded_read() {
+        let (_d, srv) = server();
+        let s = TcpStream::connect(srv.addr()).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            let chunk = vec![b'A'; 64 << 10];
+            let mut sent = 0usize;
+            // The server stops reading after MAX_HEAD: the writes then fail or block; stop at 8 MiB.
+            while sent < 8 << 20 && w.write_all(&chunk).is_ok() {
+                sent += chunk.len();
+            }
+            sent
+        });
+        let answer = all_of(s);
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+        let sent = writer.join().unwrap();
+        assert!(sent < 8 << 20, "the server kept reading an endless line ({sent} bytes)");
+    }
+
+    #[test]
+    fn a_body_is_never_read_as_the_next_request() {
+        let (_d, srv) = server();
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        let smuggled = "GET /x.iso HTTP/1.1\r\nHost: a\r\n\r\n";
+        let req = format!("GET /x.iso HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{smuggled}", smuggled.len());
+        s.write_all(req.as_bytes()).unwrap();
+        let answer = all_of(s);
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "two responses: {answer}");
+        assert!(answer.starts_with("HTTP/1.1 200 ") && answer.contains("Connection: close"), "{answer}");
+    }
+
+    #[test]
+    fn transfer_encoding_and_conflicting_lengths_are_refused() {
+        let (_d, srv) = server();
+        for extra in [
+            "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+            "Transfer-Encoding: chunked\r\n",
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: -1\r\n",
+        ] {
+            let mut s = TcpStream::connect(srv.addr()).unwrap();
+            s.write_all(format!("GET /x.iso HTTP/1.1\r\nHost: a\r\n{extra}\r\n").as_bytes()).unwrap();
+            let answer = all_of(s);
+            assert!(answer.starts_with("HTTP/1.1 400 "), "{extra:?}: {answer}");
+        }
+    }
+
+    #[test]
+    fn too_many_header_fields_are_431_and_a_stalled_head_408() {
+        let (_d, srv) = server();
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        let fields: String = (0..100).map(|i| format!("X-{i}: y\r\n")).collect();
+        s.write_all(format!("GET /x.iso HTTP/1.1\r\n{fields}\r\n").as_bytes()).unwrap();
+        assert!(all_of(s).starts_with("HTTP/1.1 431 "));
+        // Half a head, then nothing: answered 408 once the head's deadline has passed.
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        s.write_all(b"GET /x.iso HTT").unwrap();
+        let start = Instant::now();
+        let answer = all_of(s);
+        assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+        assert!(start.elapsed() >= HEAD_DEADLINE - Duration::from_secs(1));
     }
 }

@@ -39,18 +39,64 @@ pub fn published_name(src: &Path, sha256: &str) -> String {
     }
 }
 
-/// Publishes `src` into `dir` under its content-addressed name (see [`place`]). A name that
-/// exists already holds the same bytes and is left alone.
+/// Publishes `src` into `dir` under its content-addressed name. The published file is liveboot's
+/// own read-only copy (a reflink where the file system shares blocks, else a copy), never a link
+/// to the caller's file: editing the source in place, or `cp new.iso src.iso`, must not change
+/// what a BMC reads behind a URL named by the old content. The name comes from the bytes that
+/// were copied. A name that exists already must be a regular file holding exactly those bytes;
+/// anything else there (a link, other bytes) is an error, never taken as published.
 pub fn publish(src: &Path, dir: &Path) -> std::io::Result<Published> {
-    let sha256 = sha256_file(src)?;
-    let bytes = std::fs::metadata(src)?.len();
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(src)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    std::fs::create_dir_all(dir)?;
+    // A private temporary file of unpredictable name, created exclusively (no link to follow).
+    let tmp = tempfile::Builder::new().prefix(".liveboot-publish-").tempfile_in(dir)?;
+    copy_or_reflink(src, tmp.as_file())?;
+    let sha256 = sha256_file(tmp.path())?;
+    let bytes = tmp.as_file().metadata()?.len();
     let name = published_name(src, &sha256);
     let dest = dir.join(&name);
-    if dest.exists() {
-        return Ok(Published { name, sha256, bytes, placed: false });
+    match std::fs::symlink_metadata(&dest) {
+        Ok(m) if m.is_file() && m.len() == bytes && sha256_file(&dest)? == sha256 => {
+            return Ok(Published { name, sha256, bytes, placed: false });
+        }
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists but does not hold these bytes (a link, or other content); remove it", dest.display()),
+            ))
+        }
+        Err(_) => {}
     }
-    place(src, &dest)?;
-    Ok(Published { name, sha256, bytes, placed: true })
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o444))?;
+    tmp.as_file().sync_all()?;
+    // No overwrite: if another publisher got there first, its file must hold these bytes too.
+    match tmp.persist_noclobber(&dest) {
+        Ok(_) => Ok(Published { name, sha256, bytes, placed: true }),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists && sha256_file(&dest)? == sha256 => {
+            Ok(Published { name, sha256, bytes, placed: false })
+        }
+        Err(e) => Err(e.error),
+    }
+}
+
+/// Fills `to` with the bytes of `from`: a reflink (FICLONE: no data copied, blocks shared
+/// copy-on-write, so later writes to the source do not reach it) where the file system can,
+/// else a copy.
+fn copy_or_reflink(from: &Path, to: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let src = std::fs::File::open(from)?;
+    const FICLONE: libc::c_ulong = 0x4004_9409;
+    // SAFETY: both descriptors are open files owned by this function's callers for the call.
+    if unsafe { libc::ioctl(to.as_raw_fd(), FICLONE, src.as_raw_fd()) } == 0 {
+        return Ok(());
+    }
+    let mut to = to;
+    std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, src), &mut to)?;
+    Ok(())
 }
 
 /// Places `src` at `dest` for others to read: a hard link when both are on one file system and
@@ -141,7 +187,65 @@ mod tests {
         std::fs::write(&private, b"three").unwrap();
         std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
         let c = publish(&private, &out).unwrap();
-        assert_eq!(std::fs::metadata(out.join(&c.name)).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(std::fs::metadata(out.join(&c.name)).unwrap().permissions().mode() & 0o777, 0o444, "world-readable, read-only");
         assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[cfg(test)]
+mod immutable {
+    use super::*;
+    use std::os::unix::fs::FileExt;
+
+    #[test]
+    fn editing_the_source_never_changes_a_published_url() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("live.iso");
+        std::fs::write(&src, b"version one").unwrap();
+        // World-readable, on the same file system: the case that was hard-linked before.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = d.path().join("pub");
+        let p = publish(&src, &out).unwrap();
+        let url_file = out.join(&p.name);
+        // Edited in place (same inode), then replaced by cp over it (same inode again).
+        std::fs::OpenOptions::new().write(true).open(&src).unwrap().write_all_at(b"VERSION", 0).unwrap();
+        let other = d.path().join("other.iso");
+        std::fs::write(&other, b"version two, longer").unwrap();
+        assert!(std::process::Command::new("cp").arg(&other).arg(&src).status().unwrap().success());
+        assert_eq!(std::fs::read(&url_file).unwrap(), b"version one");
+        assert_eq!(sha256_file(&url_file).unwrap(), p.sha256);
+        assert_eq!(std::fs::metadata(&url_file).unwrap().permissions().mode() & 0o777, 0o444, "published files are read-only");
+        // The edited source gets a name of its own.
+        let q = publish(&src, &out).unwrap();
+        assert_ne!(q.name, p.name);
+        assert_eq!(std::fs::read(out.join(&q.name)).unwrap(), b"version two, longer");
+    }
+
+    #[test]
+    fn what_already_sits_at_the_name_must_hold_the_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("seed.iso");
+        std::fs::write(&src, b"seed bytes").unwrap();
+        let out = d.path().join("pub");
+        std::fs::create_dir_all(&out).unwrap();
+        let name = published_name(&src, &sha256_file(&src).unwrap());
+        // A link to another file at the name: refused, not "already published".
+        std::fs::write(d.path().join("secret"), b"not the seed").unwrap();
+        std::os::unix::fs::symlink(d.path().join("secret"), out.join(&name)).unwrap();
+        let e = publish(&src, &out).unwrap_err();
+        assert!(e.to_string().contains("does not hold these bytes"), "{e}");
+        // Other bytes at the name: refused too.
+        std::fs::remove_file(out.join(&name)).unwrap();
+        std::fs::write(out.join(&name), b"tampered").unwrap();
+        assert!(publish(&src, &out).is_err());
+        // The right bytes: already published.
+        std::fs::remove_file(out.join(&name)).unwrap();
+        assert!(publish(&src, &out).unwrap().placed);
+        assert!(!publish(&src, &out).unwrap().placed);
+        // No temporary file is left behind.
+        let left: Vec<_> =
+            std::fs::read_dir(&out).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

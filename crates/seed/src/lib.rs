@@ -192,7 +192,10 @@ impl SeedRenderer {
             None => None,
             Some(v) => {
                 let path = inv.file.parent().unwrap_or(Path::new("")).join(v);
-                Some(std::fs::read_to_string(&path).map_err(|e| SeedError(format!("{}: cannot read vendor-data: {e}", path.display())))?)
+                Some(
+                    liveboot_yaml::read_bounded(&path, 1 << 20)
+                        .map_err(|e| SeedError(format!("{}: cannot read vendor-data: {}", path.display(), e.message)))?,
+                )
             }
         };
         self.render(&NodeFacts {

@@ -18,11 +18,68 @@ mod node;
 
 pub use de::{closest, from_node};
 pub use diag::{Diagnostic, Diagnostics};
-pub use node::{merge, parse_str, Node, NodeKind, PathSeg, Span};
+pub use node::{merge, parse_str, Node, NodeKind, PathSeg, Span, MAX_VALUES};
+
+use std::path::Path;
 
 /// Reads and parses one YAML file.
-pub fn load_file(path: &std::path::Path) -> Result<Node, Diagnostic> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::file(path, format!("cannot read file: {e}")).with_help("check the path and the file's permissions"))?;
+pub fn load_file(path: &Path) -> Result<Node, Diagnostic> {
+    let text = read_bounded(path, MAX_FILE_BYTES)?;
     parse_str(&text, path)
+}
+
+/// The largest configuration file liveboot reads (an inventory of thousands of nodes is a few
+/// MiB).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a regular text file of at most `max` bytes. A FIFO, a device or a folder is refused
+/// before it is opened (reading `/dev/zero` or a FIFO would never end), a larger file is refused
+/// without reading more than `max + 1` bytes.
+pub fn read_bounded(path: &Path, max: u64) -> Result<String, Diagnostic> {
+    use std::io::Read;
+    let fail = |m: String| Diagnostic::file(path, m);
+    let meta = std::fs::metadata(path)
+        .map_err(|e| fail(format!("cannot read file: {e}")).with_help("check the path and the file's permissions"))?;
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()).with_help("name a regular file (not a folder, a device or a FIFO)"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_string(&mut text))
+        .map_err(|e| fail(format!("cannot read file: {e}")).with_help("check the file's permissions; it must be UTF-8 text"))?;
+    if text.len() as u64 > max {
+        return Err(
+            fail(format!("the file is larger than {} MiB", max >> 20)).with_help("this is not a liveboot configuration file, or split it")
+        );
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let d = std::env::temp_dir().join(format!("lb-bounded-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let e = load_file(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let fifo = d.join("fifo.yaml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path; mkfifo has no other preconditions.
+        assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = load_file(&fifo).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = d.join("big.yaml");
+        std::fs::write(&big, vec![b'#'; 20 << 20]).unwrap();
+        let e = load_file(&big).unwrap_err().to_string();
+        assert!(e.contains("larger than 16 MiB"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    extern "C" {
+        #[link_name = "mkfifo"]
+        fn libc_mkfifo(path: *const std::os::raw::c_char, mode: u32) -> i32;
+    }
 }

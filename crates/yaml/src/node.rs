@@ -193,7 +193,7 @@ pub fn merge(parent: Node, child: Node) -> Node {
 /// Parses one YAML document. Rejects multi-document streams, tags, duplicate keys and non-string
 /// keys, all with their location.
 pub fn parse_str(text: &str, file: &Path) -> Result<Node, Diagnostic> {
-    let mut b = Builder { file, anchors: HashMap::new(), stack: Vec::new(), root: None, docs: 0 };
+    let mut b = Builder { file, anchors: HashMap::new(), stack: Vec::new(), root: None, docs: 0, values: 0 };
     let mut parser = Parser::new_from_str(text);
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| {
@@ -206,13 +206,34 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Node, Diagnostic> {
     b.root.ok_or_else(|| Diagnostic::file(file, "the file is empty").with_help("write the settings as a YAML mapping"))
 }
 
+/// The most values (scalars and collections, those copied by aliases included) one file may
+/// hold. Liveboot's files hold hundreds; aliases of aliases multiply (nine levels of ten are a
+/// billion values from 400 bytes), so they are counted as they are copied, before any memory
+/// is spent on them.
+pub const MAX_VALUES: usize = 100_000;
+
+/// An open collection: the node under construction, its anchor id, a pending mapping key, and
+/// the keys seen so far with their lines (duplicates are found in constant time).
+type Open = (Node, usize, Option<Node>, HashMap<String, u32>);
+
 struct Builder<'f> {
     file: &'f Path,
-    anchors: HashMap<usize, Node>,
-    /// Open collections: the node under construction, its anchor id, and a pending mapping key.
-    stack: Vec<(Node, usize, Option<Node>)>,
+    /// Anchored values and how many values each holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    stack: Vec<Open>,
     root: Option<Node>,
     docs: usize,
+    /// Values so far, those copied by aliases included.
+    values: usize,
+}
+
+/// How many values a node holds (itself and everything under it).
+fn count(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Scalar { .. } => 0,
+        NodeKind::Seq(items) => items.iter().map(count).sum(),
+        NodeKind::Map(entries) => entries.iter().map(|(k, v)| count(k) + count(v)).sum(),
+    }
 }
 
 impl Builder<'_> {
@@ -220,7 +241,26 @@ impl Builder<'_> {
         Span::new(self.file, line as u32, col as u32 + 1)
     }
 
+    /// Counts `n` more values; too many is an error at `span`.
+    fn grow(&mut self, n: usize, span: &Span) -> Result<(), Diagnostic> {
+        self.values = self.values.saturating_add(n);
+        if self.values > MAX_VALUES {
+            return Err(Diagnostic::at(span, format!("this file holds more than {MAX_VALUES} values (counting what aliases copy)"))
+                .with_help("write the values out instead of nesting aliases (*name) of aliases, or split the file"));
+        }
+        Ok(())
+    }
+
     fn event(&mut self, ev: Event<'_>, span: Span) -> Result<(), Diagnostic> {
+        match &ev {
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) => self.grow(1, &span)?,
+            Event::Alias(id) => {
+                let size = self.anchors.get(id).map(|(_, size)| *size).unwrap_or(0);
+                // An alias is a copy of everything its anchor holds.
+                self.grow(size, &span)?;
+            }
+            _ => {}
+        }
         match ev {
             Event::DocumentStart(_) => {
                 self.docs += 1;
@@ -237,21 +277,21 @@ impl Builder<'_> {
                 self.push_value(node)?;
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| {
+                let node = self.anchors.get(&id).map(|(n, _)| n.clone()).ok_or_else(|| {
                     Diagnostic::at(&span, "alias to an unknown anchor").with_help("define the anchor (&name) before using it (*name)")
                 })?;
                 self.push_value(node)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 reject_tag(tag.is_some(), &span)?;
-                self.stack.push((Node { kind: NodeKind::Seq(Vec::new()), span }, anchor, None));
+                self.stack.push((Node { kind: NodeKind::Seq(Vec::new()), span }, anchor, None, HashMap::new()));
             }
             Event::MappingStart(anchor, tag) => {
                 reject_tag(tag.is_some(), &span)?;
-                self.stack.push((Node { kind: NodeKind::Map(Vec::new()), span }, anchor, None));
+                self.stack.push((Node { kind: NodeKind::Map(Vec::new()), span }, anchor, None, HashMap::new()));
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor, _) = self.stack.pop().expect("parser balances collections");
+                let (node, anchor, _, _) = self.stack.pop().expect("parser balances collections");
                 self.remember(anchor, &node);
                 self.push_value(node)?;
             }
@@ -262,12 +302,12 @@ impl Builder<'_> {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), count(node)));
         }
     }
 
     fn push_value(&mut self, node: Node) -> Result<(), Diagnostic> {
-        let Some((parent, _, pending_key)) = self.stack.last_mut() else {
+        let Some((parent, _, pending_key, keys)) = self.stack.last_mut() else {
             self.root = Some(node);
             return Ok(());
         };
@@ -279,13 +319,11 @@ impl Builder<'_> {
                         return Err(Diagnostic::at(&node.span, "a mapping key must be a plain string")
                             .with_help("write the key as a word followed by ':'"));
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_str() == Some(key)) {
-                        return Err(Diagnostic::at(
-                            &node.span,
-                            format!("duplicate key '{key}' (first written at line {})", first.span.line),
-                        )
-                        .with_help("keep only one of the two"));
+                    if let Some(first) = keys.get(key) {
+                        return Err(Diagnostic::at(&node.span, format!("duplicate key '{key}' (first written at line {first})"))
+                            .with_help("keep only one of the two"));
                     }
+                    keys.insert(key.to_string(), node.span.line);
                     *pending_key = Some(node);
                 }
                 Some(key) => entries.push((key, node)),
@@ -346,5 +384,34 @@ mod tests {
     fn empty_file_and_second_document_are_errors() {
         assert!(parse("").unwrap_err().to_string().contains("the file is empty"));
         assert!(parse("a: 1\n---\nb: 2\n").unwrap_err().to_string().starts_with("t.yaml:2:1: more than one"));
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+
+    #[test]
+    fn nested_aliases_are_refused_before_they_take_memory() {
+        // Nine levels of ten aliases: a billion values from a few hundred bytes.
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let e = parse_str(&text, Path::new("bomb.yaml")).unwrap_err().to_string();
+        assert!(e.starts_with("bomb.yaml:5:") && e.contains("more than 100000 values"), "{e}");
+        // A few aliases are fine.
+        let n = parse_str("base: &b {x: 1, y: [1, 2]}\nother: *b\nthird: *b\n", Path::new("ok.yaml")).unwrap();
+        assert_eq!(count(&n), 1 + 3 + 3 * 7);
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_among_many() {
+        let mut text: String = (0..40_000).map(|i| format!("k{i}: {i}\n")).collect();
+        assert!(parse_str(&text, Path::new("many.yaml")).is_ok());
+        text.push_str("k17: again\n");
+        let e = parse_str(&text, Path::new("many.yaml")).unwrap_err().to_string();
+        assert!(e.starts_with("many.yaml:40001:1: duplicate key 'k17' (first written at line 18)"), "{e}");
     }
 }
