@@ -37,7 +37,7 @@ enum Task {
     },
     /// The slow end-to-end tests: builds from scratch, QEMU boots (BIOS, UEFI, Secure Boot, USB;
     /// live-boot and dracut), the cache, reproducibility, interrupted builds, a virtual server
-    /// booted through Redfish. Two groups side by side. Needs root.
+    /// booted through Redfish. CI's selection, or the whole matrix with --all. Needs root.
     E2e {
         /// Only the tests whose names contain this (run one after the other).
         filter: Option<String>,

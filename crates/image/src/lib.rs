@@ -235,7 +235,9 @@ pub fn prune(cache: &Path, out: &Path, dry_run: bool) -> Result<PruneReport, Bui
         let Ok(text) = std::fs::read_to_string(e.path().join("manifest.json")) else { continue };
         let m: Manifest = serde_json::from_str(&text)
             .map_err(|err| BuildError::io("cannot read", &e.path().join("manifest.json"), std::io::Error::other(err)))?;
-        wanted.extend(m.stages.iter().map(|s| format!("{}-{}", s.name, &s.key[..16])));
+        // A manifest edited by hand may hold anything: a key too short or not hex names no
+        // stage folder.
+        wanted.extend(m.stages.iter().filter_map(|s| Some(format!("{}-{}", s.name, s.key.get(..16)?))));
     }
     let mut report = PruneReport { removed: Vec::new(), kept: Vec::new(), bytes: 0 };
     let mut entries: Vec<_> = std::fs::read_dir(cache.join("stages")).into_iter().flatten().flatten().collect();
@@ -283,6 +285,14 @@ mod tests {
         });
         std::fs::write(out.join("r/manifest.json"), manifest.to_string()).unwrap();
 
+        // A hand-edited manifest with a short or non-ASCII key names nothing, and does not panic.
+        std::fs::create_dir_all(out.join("odd")).unwrap();
+        let odd = serde_json::json!({
+            "recipe": "odd", "title": "t", "recipe_hash": "h", "source_date_epoch": 0, "kernel": null,
+            "packages": {}, "tools": {}, "artifacts": [],
+            "stages": [{ "name": "rootfs", "key": "ab", "ran": true, "inputs": [] }, { "name": "iso", "key": "ééééééééé", "ran": true, "inputs": [] }],
+        });
+        std::fs::write(out.join("odd/manifest.json"), odd.to_string()).unwrap();
         let dry = prune(&cache, &out, true).unwrap();
         assert_eq!(dry.removed, ["rootfs-2222222222222222"]);
         assert!(cache.join("stages/rootfs-2222222222222222").exists(), "a dry run removed something");

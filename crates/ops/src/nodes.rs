@@ -219,7 +219,14 @@ pub fn run(
     if settings.insecure {
         progress(Event::Warning("--insecure: BMC certificates are not checked".into()));
     }
-    let timing = Timing { request: settings.bmc_timeout.max(Duration::from_secs(1)), ..Timing::default() };
+    for n in &nodes {
+        if inv.nodes[n].bmc.address.starts_with("http://") && !matches!(action, Action::Wait(_)) {
+            progress(Event::Warning(format!(
+                "{n}: the BMC address is http://: its password and session travel unencrypted; use https:// unless this is a lab network"
+            )));
+        }
+    }
+    let timing = Timing { request: settings.bmc_timeout.clamp(Duration::from_secs(1), Duration::from_secs(3600)), ..Timing::default() };
     let results: Mutex<BTreeMap<String, NodeOutcome>> = Default::default();
     let queue = Mutex::new(nodes.iter().rev().cloned().collect::<Vec<_>>());
     std::thread::scope(|s| {

@@ -255,7 +255,9 @@ fn percent_decode(s: &str) -> Option<String> {
 fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     let path = percent_decode(target.split(['?', '#']).next()?)?;
     let rel = Path::new(path.strip_prefix('/')?);
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+    // Hidden files are never served: temporary files of a publish in progress or interrupted,
+    // `.git`, `.htpasswd`.
+    if rel.components().any(|c| !matches!(c, Component::Normal(n) if !n.to_string_lossy().starts_with('.'))) {
         return None;
     }
     let full = root.join(rel).canonicalize().ok()?;
@@ -633,5 +635,20 @@ mod hostile {
         let answer = all_of(s);
         assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
         assert!(start.elapsed() >= HEAD_DEADLINE - Duration::from_secs(1));
+    }
+
+    #[test]
+    fn hidden_files_are_never_served() {
+        let (d, srv) = server();
+        std::fs::write(d.path().join(".htpasswd"), b"admin:secret").unwrap();
+        std::fs::create_dir_all(d.path().join(".git")).unwrap();
+        std::fs::write(d.path().join(".git/config"), b"[core]").unwrap();
+        std::fs::write(d.path().join(".liveboot-publish-abc123"), b"partial").unwrap();
+        for path in ["/.htpasswd", "/.git/config", "/.liveboot-publish-abc123", "/%2Ehtpasswd"] {
+            let mut s = TcpStream::connect(srv.addr()).unwrap();
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+            let answer = all_of(s);
+            assert!(answer.starts_with("HTTP/1.1 404 "), "{path}: {answer}");
+        }
     }
 }

@@ -98,12 +98,20 @@ pub fn load_with(path: &Path, registry: &Registry) -> Result<Recipe, Diagnostics
             .into());
     }
     let mut extends = Vec::new();
-    let tree = load_with_extends(path, &mut Vec::new(), &mut extends)?;
+    let tree = load_with_extends(path, &mut Vec::new(), &mut extends, &mut Loaded::new())?;
     let spec: RecipeSpec = from_node(&tree)?;
     validate(spec, path, extends, tree, registry)
 }
 
-fn load_with_extends(path: &Path, chain: &mut Vec<PathBuf>, applied: &mut Vec<PathBuf>) -> Result<Node, Diagnostic> {
+/// The most files one recipe may draw on through `extends:` (liveboot's own use three).
+pub const MAX_EXTENDS: usize = 64;
+
+/// Fragments already loaded (with everything they extend), by canonical path: a fragment that
+/// several parents extend (a diamond) is read and merged once, not once per path to it, which
+/// grows exponentially with the depth of such chains.
+type Loaded = std::collections::HashMap<PathBuf, (Node, Vec<PathBuf>)>;
+
+fn load_with_extends(path: &Path, chain: &mut Vec<PathBuf>, applied: &mut Vec<PathBuf>, loaded: &mut Loaded) -> Result<Node, Diagnostic> {
     let mut node = load_file(path)?;
     if !matches!(node.kind, NodeKind::Map(_)) {
         return Err(Diagnostic::at(&node.span, format!("expected a mapping of settings, found {}", node.type_name()))
@@ -123,11 +131,26 @@ fn load_with_extends(path: &Path, chain: &mut Vec<PathBuf>, applied: &mut Vec<Pa
             return Err(Diagnostic::at(&span, format!("cannot find '{written}' ({} does not exist)", file.display()))
                 .with_help("name a file beside this recipe, without '.yaml', e.g. 'extends: _debian'"));
         }
-        let loaded = load_with_extends(&file, chain, applied)?;
-        applied.push(file);
+        let key = file.canonicalize().unwrap_or_else(|_| file.clone());
+        if !loaded.contains_key(&key) {
+            if loaded.len() >= MAX_EXTENDS {
+                return Err(Diagnostic::at(&span, format!("this recipe draws on more than {MAX_EXTENDS} files through 'extends:'"))
+                    .with_help("share settings through fewer fragments"));
+            }
+            let mut its = Vec::new();
+            let node = load_with_extends(&file, chain, &mut its, loaded)?;
+            loaded.insert(key.clone(), (node, its));
+        }
+        let (node, its) = loaded[&key].clone();
+        // Each file once, in the order first applied.
+        for f in its.into_iter().chain(Some(file)) {
+            if !applied.iter().any(|a| same_file(a, &f)) {
+                applied.push(f);
+            }
+        }
         base = Some(match base {
-            Some(b) => merge_recipe(b, loaded),
-            None => loaded,
+            Some(b) => merge_recipe(b, node),
+            None => node,
         });
     }
     chain.pop();
@@ -179,4 +202,24 @@ fn take_extends(node: &mut Node) -> Result<Vec<(String, liveboot_yaml::Span)>, D
                 .with_help("write 'extends: _name' or a list of names")),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_deep_chain_of_diamonds_loads_each_fragment_once() {
+        // _f0 is extended by _a1 and _b1, both by _f1, ... : 2^20 paths to _f0, 41 files.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("_f0.yaml"), "title: deep\n").unwrap();
+        for i in 1..=20 {
+            let p = i - 1;
+            std::fs::write(d.path().join(format!("_a{i}.yaml")), format!("extends: _f{p}\n")).unwrap();
+            std::fs::write(d.path().join(format!("_b{i}.yaml")), format!("extends: _f{p}\n")).unwrap();
+            std::fs::write(d.path().join(format!("_f{i}.yaml")), format!("extends: [_a{i}, _b{i}]\n")).unwrap();
+        }
+        std::fs::write(d.path().join("deep.yaml"), "extends: _f20\nname: deep\n").unwrap();
+        // It fails for lack of settings, but only after reading the whole graph, quickly.
+        let e = super::load(&d.path().join("deep.yaml")).unwrap_err().to_string();
+        assert!(e.contains("missing key"), "{e}");
+    }
 }

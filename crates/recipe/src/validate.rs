@@ -182,8 +182,26 @@ fn common(spec: &RecipeSpec, file: &Path, c: &mut Check) {
             format!("write 'name: {stem}' or rename the file to '{}.yaml'", spec.name),
         );
     }
+    let name_ok = spec.name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && spec.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !name_ok {
+        // The name is a folder of the output (out/<name>/) and a file name: '..' would leave it.
+        c.at(
+            key_path!["name"],
+            format!("'{}' is not a recipe name", spec.name.escape_debug()),
+            "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, e.g. 'debian12'",
+        );
+    }
     if spec.title.trim().is_empty() {
         c.at(key_path!["title"], "the title is empty", "write a title, e.g. 'Debian 12 live'");
+    } else if let Some(bad) = spec.title.chars().find(|ch| ch.is_control() || matches!(ch, '"' | '\\' | '{' | '}' | ';' | '$' | '`')) {
+        // The title goes into GRUB, isolinux and iPXE menus: none of these may end or open a
+        // quoted string, a block, a command or a variable there.
+        c.at(
+            key_path!["title"],
+            format!("the title contains {:?}, which boot menus would read as syntax", bad),
+            "use letters, digits, spaces and simple punctuation such as ( ) . , - :",
+        );
     }
     if let Some((message, help)) = label_problem(&spec.label) {
         c.at(key_path!["label"], message, help);
@@ -251,10 +269,11 @@ fn common(spec: &RecipeSpec, file: &Path, c: &mut Check) {
 
     for (i, o) in spec.overlay.iter().enumerate() {
         c.file_exists(key_path!["overlay", i, "src"], &o.src, "overlay file", false);
-        if !o.dest.starts_with('/') || o.dest.split('/').any(|s| s == "..") {
+        if !o.dest.starts_with('/') || o.dest.ends_with('/') || o.dest.split('/').any(|s| s == "..") || o.dest.chars().any(char::is_control)
+        {
             c.at(
                 key_path!["overlay", i, "dest"],
-                format!("the overlay destination '{}' is not an absolute path", o.dest),
+                format!("the overlay destination '{}' is not the absolute path of a file", o.dest.escape_debug()),
                 "write the full path inside the image, e.g. /etc/motd",
             );
         }
@@ -277,5 +296,20 @@ fn common(spec: &RecipeSpec, file: &Path, c: &mut Check) {
     }
     if spec.outputs.is_empty() {
         c.at(key_path!["outputs"], "no outputs", "list iso, pxe or both");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_recipe_named_dot_or_dotdot_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken/_good.yaml");
+        for name in [".", ".."] {
+            let file = d.path().join(format!("{name}.yaml"));
+            std::fs::write(&file, format!("extends: {}\nname: '{name}'\n", base.display())).unwrap();
+            let e = crate::load(&file).unwrap_err().to_string();
+            assert!(e.contains(&format!("'{name}' is not a recipe name")), "{e}");
+        }
     }
 }

@@ -42,15 +42,34 @@ impl fmt::Display for Diagnostic {
         if let Some(span) = &self.span {
             write!(f, "{span}: ")?;
         }
-        f.write_str(&self.message)?;
+        f.write_str(&printable(&self.message))?;
         if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
+            write!(f, "\n  help: {}", printable(help))?;
         }
         Ok(())
     }
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// A message with the control characters of the values quoted in it escaped: a value from a
+/// file must not move the cursor, clear the screen or start a new line on the user's terminal.
+fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect::<String>().into()
+    } else {
+        s.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        let d = super::Diagnostic::nowhere("'a\x1b[2Jb\nc' is bad").with_help("x\ty");
+        assert_eq!(d.to_string(), "'a\\u{1b}[2Jb\\nc' is bad\n  help: x\\ty");
+    }
+}
 
 /// Several diagnostics, reported together (validation goes on after the first problem so that a
 /// user fixes a file in one pass).

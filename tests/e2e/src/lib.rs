@@ -67,9 +67,8 @@ pub fn ensure_built() -> (PathBuf, PathBuf) {
     build_once("debian12", cache, out)
 }
 
-/// Builds a recipe once per test process into a cache and output folder of its own, so that it
-/// can build while another group of tests builds debian12 into the main cache (`cargo xtask e2e`
-/// runs two groups side by side).
+/// Builds a recipe once per test process into a cache and output folder of its own (it shares
+/// no stage and no package download with debian12's, so each test binary stands alone).
 pub fn ensure_built_apart(recipe: &str) -> (PathBuf, PathBuf) {
     build_once(recipe, work().join(format!("cache-{recipe}")), work().join(format!("out-{recipe}")))
 }

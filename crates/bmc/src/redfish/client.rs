@@ -162,6 +162,11 @@ impl Client {
     /// 2xx whose body is an error with a non-success message does too (HPE answers success with
     /// error-shaped bodies, so only the message ids decide).
     pub fn send(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply, String> {
+        // Requests go to this BMC only: a link such as `@other-host/x` appended to the base URL
+        // would become `https://bmc@other-host/x` and carry the session token elsewhere.
+        if !path.starts_with('/') || path.starts_with("//") || path.contains(['@', '\\']) || path.chars().any(char::is_control) {
+            return Err(format!("the BMC linked to {path:?}, which is not a path on this BMC; refusing to follow it"));
+        }
         let mut pause = self.timing.backoff;
         let mut relogged = false;
         let mut attempt = 1;

@@ -52,7 +52,9 @@ pub(crate) fn is_debian_package_name(p: &str) -> bool {
 
 /// Checks of `source: bootstrap`.
 pub fn validate_bootstrap(b: &Bootstrap, c: &mut Check) {
-    if !b.mirror.starts_with("http://") && !b.mirror.starts_with("https://") && !b.mirror.starts_with("file:/") {
+    if !(b.mirror.starts_with("http://") || b.mirror.starts_with("https://") || b.mirror.starts_with("file:/"))
+        || b.mirror.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+    {
         c.at(
             key_path!["source", "bootstrap", "mirror"],
             format!("the mirror '{}' is not a URL", b.mirror),
@@ -61,6 +63,24 @@ pub fn validate_bootstrap(b: &Bootstrap, c: &mut Check) {
     }
     if b.components.is_empty() {
         c.at(key_path!["source", "bootstrap", "components"], "no archive components", "list at least 'main'");
+    }
+    for (i, comp) in b.components.iter().enumerate() {
+        if comp.is_empty() || !comp.bytes().all(|ch| ch.is_ascii_alphanumeric() || b"-_./".contains(&ch)) {
+            c.at(
+                key_path!["source", "bootstrap", "components", i],
+                format!("'{}' is not an archive component", comp.escape_debug()),
+                "write a component name such as main, contrib or non-free-firmware",
+            );
+        }
+    }
+    if let Some(s) = &b.suite {
+        if s.is_empty() || !s.bytes().all(|ch| ch.is_ascii_alphanumeric() || b"-_.".contains(&ch)) {
+            c.at(
+                key_path!["source", "bootstrap", "suite"],
+                format!("'{}' is not a suite name", s.escape_debug()),
+                "write a suite such as bookworm",
+            );
+        }
     }
     const VARIANTS: &[&str] =
         &["extract", "custom", "essential", "apt", "required", "minbase", "buildd", "important", "debootstrap", "standard"];
