@@ -37,11 +37,6 @@ pub enum Event {
 /// Where progress goes. Called from worker threads too.
 pub type Progress = Arc<dyn Fn(Event) + Send + Sync>;
 
-/// Progress that goes nowhere.
-pub fn quiet() -> Progress {
-    Arc::new(|_| {})
-}
-
 /// A project folder: `recipes/`, `templates/`, the cache and the output folder.
 #[derive(Debug, Clone)]
 pub struct Project {

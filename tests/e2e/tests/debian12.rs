@@ -54,6 +54,19 @@ fn b3_boots_as_a_usb_disk() {
     try_boot(&out.join("debian12/debian12.iso"), &["--usb"]);
 }
 
+/// debian12 written elsewhere (`work()/<folder>/debian12.yaml`), extending the project's
+/// fragments, with these lines under `boot:`; returns the folder.
+fn variant(folder: &str, boot: &str) -> std::path::PathBuf {
+    let dir = work().join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "extends: {}\nname: debian12\ntitle: Debian 12 live (cloud-init)\nlabel: DEBIAN12_LIVE\ndistro:\n  family: debian\n  release: 12\nboot:\n{boot}",
+        root().join("recipes/_debian.yaml").display()
+    );
+    std::fs::write(dir.join("debian12.yaml"), text).unwrap();
+    dir
+}
+
 /// Secure Boot enforced (Microsoft's keys, as servers ship): shim, signed GRUB and the signed
 /// kernel boot, and the kernel says Secure Boot is on.
 fn secure_boot(extra: &[&str]) {
@@ -83,13 +96,7 @@ fn b6_secure_boot_refuses_the_unsigned_loader() {
     let (cache, _) = ensure_built();
     // The same recipe with `secure_boot: false` (GRUB from grub-mkimage, unsigned): the
     // firmware must refuse it, and `try` must say so without waiting for its timeout.
-    let dir = work().join("unsigned-recipe");
-    std::fs::create_dir_all(&dir).unwrap();
-    let text = format!(
-        "extends: {}\nname: debian12\ntitle: Debian 12 live (cloud-init)\nlabel: DEBIAN12_LIVE\ndistro:\n  family: debian\n  release: 12\nboot:\n  secure_boot: false\n",
-        root().join("recipes/_debian.yaml").display()
-    );
-    std::fs::write(dir.join("debian12.yaml"), text).unwrap();
+    let dir = variant("unsigned-recipe", "  secure_boot: false\n");
     let out = work().join("unsigned-out");
     let report = build(&dir.join("debian12.yaml").to_string_lossy(), &cache, &out);
     let mut r = ran(&report);
@@ -121,14 +128,11 @@ fn d_changing_only_kernel_arguments_reruns_only_menus_and_iso() {
     let (cache, _) = ensure_built();
     // The same recipe, written elsewhere, extending the project's fragments, with one more
     // kernel argument.
-    let dir = work().join("args-recipe");
-    std::fs::create_dir_all(&dir).unwrap();
-    let debian = root().join("recipes/_debian.yaml");
-    let text = format!(
-        "extends: {}\nname: debian12\ntitle: Debian 12 live (cloud-init)\nlabel: DEBIAN12_LIVE\ndistro:\n  family: debian\n  release: 12\nboot:\n  kernel_args: [boot=live, components, nonetworking, ds=nocloud, quiet]\n",
-        debian.display()
+    let dir = variant(
+        "args-recipe",
+        "  kernel_args: [boot=live, components, nonetworking, ds=nocloud, quiet]
+",
     );
-    std::fs::write(dir.join("debian12.yaml"), text).unwrap();
     let report = build(&dir.join("debian12.yaml").to_string_lossy(), &cache, &work().join("args-out"));
     let mut r = ran(&report);
     r.sort();

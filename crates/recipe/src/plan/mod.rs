@@ -407,18 +407,6 @@ impl<'a> Builder<'a> {
                 referred.push(s.to_string());
             }
         }
-        self.add_checked(name, summary, outputs, inputs, actions, referred)
-    }
-
-    fn add_checked(
-        &mut self,
-        name: &str,
-        summary: &str,
-        outputs: &[&str],
-        inputs: Vec<Input>,
-        actions: Vec<Action>,
-        referred: Vec<String>,
-    ) -> Result<(), Diagnostic> {
         let after: Vec<String> = self.stages.iter().map(|s| s.name.clone()).filter(|s| referred.contains(s)).collect();
         let mut h = String::new();
         h.push_str(name);

@@ -50,15 +50,6 @@ impl Place {
             _ => None,
         }
     }
-
-    /// The last component of the path ("vmlinuz" of `{customize}/vmlinuz`).
-    pub fn file_name(&self) -> &str {
-        let p = match self {
-            Place::Own(p) | Place::Cache(p) | Place::Project(p) | Place::Host(p) => p,
-            Place::Stage { path, .. } => path,
-        };
-        p.rsplit('/').next().unwrap_or(p)
-    }
 }
 
 fn with(base: &str, path: &str) -> String {
