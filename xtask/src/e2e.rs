@@ -1,5 +1,6 @@
 //! `cargo xtask e2e`: the end-to-end tests, one test binary after the other: debian12 (builds,
-//! boots, cache, reproducibility, kills), debian12-dracut, the virtual server through Redfish.
+//! boots, cache, reproducibility, kills), debian12 over the network (PXE), debian12-dracut, the
+//! virtual server through Redfish.
 //! Without `--all`, the boots that only repeat what another test boots are left out (CI's
 //! selection, which boots every family and medium once); `--all` runs the whole matrix. (Two
 //! boots side by side were tried: under TCG on two cores each took about twice as long, so
@@ -15,18 +16,22 @@ use crate::{cargo, root, run};
 
 /// Boots left out of the CI selection: each repeats a firmware, medium or family that another
 /// test boots. CI boots live-boot from a BIOS CD and, with Secure Boot, as a UEFI USB disk, sees
-/// the unsigned loader refused, boots dracut from a UEFI CD with Secure Boot, and the virtual
-/// server through Redfish.
+/// the unsigned loader refused, boots it over the network through pxelinux and (UEFI, Secure
+/// Boot) from the generated dnsmasq config, boots dracut from a UEFI CD with Secure Boot, and the
+/// virtual server through Redfish.
 pub const FULL_MATRIX_ONLY: &[&str] = &[
     "b2_boots_uefi_from_cd",
     "b3_boots_as_a_usb_disk",
     "b4_boots_with_secure_boot_from_cd",
     "f1_dracut_boots_bios_from_cd",
     "f3_dracut_boots_as_a_usb_disk",
+    "f4_dracut_boots_over_the_network_through_ipxe",
+    "p2_boots_bios_through_ipxe",
+    "p3_boots_uefi_with_secure_boot_through_shim_and_grub",
 ];
 
 /// The test binaries, in order.
-const TESTS: &[&str] = &["debian12", "dracut", "vnode"];
+const TESTS: &[&str] = &["debian12", "pxe", "dracut", "vnode"];
 
 fn test_command(dir: &Path, test: &str, all: bool, filter: Option<&str>) -> Command {
     let mut cmd = cargo();

@@ -51,7 +51,7 @@ pub enum Command {
     /// host name, runs the --exec commands, then powers the machine off. KVM is used when it
     /// really works on this host (probed once, then remembered), else TCG.
     #[command(
-        after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try debian12 --secure-boot\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
+        after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try debian12 --secure-boot\n  liveboot try debian12 --pxe uefi --secure-boot\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
     )]
     Try(TryArgs),
     /// Serve a folder over HTTP/1.1 (GET, HEAD, Range, ETag) for BMCs and netbooting nodes.
@@ -75,6 +75,18 @@ pub enum Command {
         after_help = "Examples:\n  liveboot seed --inventory inventory.yaml --slice alice --out seeds/\n  liveboot seed --inventory inventory.yaml --node w1 --node w2 --out seeds/ --json"
     )]
     Seed(SeedArgs),
+    /// Lay out a TFTP + HTTP root for network boot from a recipe's PXE bundle.
+    ///
+    /// The folder (default out/<recipe>/netboot) gets the bundle's kernel, initrd, root image
+    /// and loaders (pxelinux, iPXE, signed shim + network GRUB for UEFI with Secure Boot), each
+    /// loader's config (boot.ipxe, grub/grub.cfg, pxelinux.cfg/), a NoCloud seed per node MAC
+    /// under seeds/<mac>/ (found by the loaders from the booting MAC), and with --dhcp a dnsmasq
+    /// config to run as is. Serve the folder over HTTP at --http-url (`liveboot serve`) and by
+    /// TFTP (the dnsmasq config does). Files written for MACs no longer listed are removed.
+    #[command(
+        after_help = "Examples:\n  liveboot pxe debian12 --http-url http://10.0.3.1:8080 --inventory inventory.yaml --slice alice --dhcp full --dhcp-range 10.0.3.100,10.0.3.200 --interface eth1\n  liveboot pxe debian12 --http-url http://10.0.3.1:8080 --inventory inventory.yaml --all --dhcp proxy --dhcp-range 10.0.3.0 --json\n  liveboot serve out/debian12/netboot --bind 10.0.3.1:8080"
+    )]
+    Pxe(PxeArgs),
     /// Show each node's power state, virtual media, chosen BIOS attributes, ping and SSH.
     #[command(after_help = "Examples:\n  liveboot status w1 w2\n  liveboot status alice --json | jq '.[] | {node, power}'")]
     Status(nodes::NodeArgs),
@@ -199,8 +211,16 @@ pub struct TryArgs {
     #[arg(long)]
     pub secure_boot: bool,
     /// Attach the image as a USB stick instead of a CD.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pxe")]
     pub usb: bool,
+    /// Boot the recipe's PXE bundle over the network instead: bios (pxelinux), ipxe (the iPXE
+    /// script) or uefi (signed shim + GRUB; add --secure-boot to enforce it). QEMU's own DHCP and
+    /// TFTP, `liveboot serve` for HTTP, the seed found by the NIC's MAC.
+    #[arg(long, value_enum, value_name = "LOADER")]
+    pub pxe: Option<PxeArg>,
+    /// The NIC's MAC address for --pxe [default: one per run].
+    #[arg(long, value_name = "MAC", requires = "pxe")]
+    pub mac: Option<String>,
     /// Accelerator: auto (KVM when it works here, else TCG), kvm or tcg.
     #[arg(long, value_enum, default_value_t = AccelArg::Auto)]
     pub accel: AccelArg,
@@ -216,6 +236,17 @@ pub struct TryArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Network boot loaders of `try --pxe`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PxeArg {
+    /// BIOS, pxelinux.
+    Bios,
+    /// BIOS, the iPXE script.
+    Ipxe,
+    /// UEFI, signed shim and GRUB.
+    Uefi,
 }
 
 /// Accelerator choice on the command line.
@@ -266,6 +297,80 @@ pub struct SeedArgs {
     /// Print JSON for scripts.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PxeArgs {
+    /// The recipe whose PXE bundle (out/<recipe>/pxe/) to use.
+    pub recipe: String,
+    /// The URL the folder is served at, as the booting nodes reach it (http://address:port).
+    #[arg(long, value_name = "URL")]
+    pub http_url: String,
+    /// The folder to write [default: <out>/<recipe>/netboot].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The builds' output folder [default: <project>/out].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The inventory whose nodes get seeds (by their `macs`).
+    #[arg(long, value_name = "FILE", requires = "which")]
+    pub inventory: Option<PathBuf>,
+    /// A node (repeat for several).
+    #[arg(long, value_name = "NODE", group = "which")]
+    pub node: Vec<String>,
+    /// Every node of a slice.
+    #[arg(long, value_name = "SLICE", group = "which")]
+    pub slice: Option<String>,
+    /// Every node that belongs to a slice.
+    #[arg(long, group = "which")]
+    pub all: bool,
+    /// Write a dnsmasq config: full (dnsmasq gives the addresses) or proxy (beside the site's
+    /// DHCP server).
+    #[arg(long, value_enum, value_name = "MODE", requires = "dhcp_range")]
+    pub dhcp: Option<DhcpArg>,
+    /// Full: first,last[,netmask][,lease]; proxy: the network's address.
+    #[arg(long, value_name = "RANGE")]
+    pub dhcp_range: Option<String>,
+    /// The interface dnsmasq serves on [default: all].
+    #[arg(long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// The loader BIOS clients get: ipxe (then HTTP) or pxelinux (TFTP only).
+    #[arg(long, value_enum, default_value_t = BiosLoaderArg::Ipxe)]
+    pub bios: BiosLoaderArg,
+    /// The loader UEFI clients get: shim (signed shim + GRUB, Secure Boot on or off) or ipxe
+    /// (Secure Boot off only).
+    #[arg(long, value_enum, default_value_t = UefiLoaderArg::Shim)]
+    pub uefi: UefiLoaderArg,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// DHCP modes on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DhcpArg {
+    /// dnsmasq gives the addresses.
+    Full,
+    /// Proxy DHCP beside another DHCP server.
+    Proxy,
+}
+
+/// BIOS loaders on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BiosLoaderArg {
+    /// iPXE (undionly.kpxe), then the iPXE script over HTTP.
+    Ipxe,
+    /// pxelinux, kernel and initrd over TFTP.
+    Pxelinux,
+}
+
+/// UEFI loaders on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum UefiLoaderArg {
+    /// Signed shim and signed network GRUB.
+    Shim,
+    /// iPXE (ipxe.efi), unsigned.
+    Ipxe,
 }
 
 /// Seed image formats on the command line.
@@ -382,6 +487,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Seed(a) => seed(&project, a),
+        Command::Pxe(a) => pxe(&project, a),
         Command::Status(a) => nodes::run(&a, liveboot_ops::nodes::Action::Status),
         Command::On(a) => nodes::run(&a, liveboot_ops::nodes::Action::On),
         Command::Off(a) => nodes::run(&a.nodes, liveboot_ops::nodes::Action::Off(std::time::Duration::from_secs(a.grace))),
@@ -514,16 +620,24 @@ fn build(project: &Project, a: BuildArgs) -> Result<(), Failure> {
 }
 
 fn try_image(project: &Project, a: TryArgs) -> Result<(), Failure> {
+    use liveboot_ops::tryboot::{PxeLoader, TryMedium};
     use liveboot_qemu::{Accel, Firmware, Medium};
     let settings = liveboot_ops::tryboot::TrySettings {
         image: a.image,
         out: a.out,
-        firmware: match (a.secure_boot, a.uefi) {
+        firmware: match (a.secure_boot, a.uefi || matches!(a.pxe, Some(PxeArg::Uefi))) {
             (true, _) => Firmware::UefiSecureBoot,
             (false, true) => Firmware::Uefi,
             (false, false) => Firmware::Bios,
         },
-        medium: if a.usb { Medium::Usb } else { Medium::Cd },
+        medium: match (a.pxe, a.usb) {
+            (Some(PxeArg::Bios), _) => TryMedium::Pxe(PxeLoader::Bios),
+            (Some(PxeArg::Ipxe), _) => TryMedium::Pxe(PxeLoader::Ipxe),
+            (Some(PxeArg::Uefi), _) => TryMedium::Pxe(PxeLoader::Uefi),
+            (None, true) => TryMedium::Image(Medium::Usb),
+            (None, false) => TryMedium::Image(Medium::Cd),
+        },
+        mac: a.mac,
         accel: match a.accel {
             AccelArg::Kvm => Some(Accel::Kvm),
             AccelArg::Tcg => Some(Accel::Tcg),
@@ -537,7 +651,7 @@ fn try_image(project: &Project, a: TryArgs) -> Result<(), Failure> {
     if a.json {
         out!("{}", serde_json::to_string_pretty(&result).expect("serializes"));
     } else {
-        out!("time to SSH: {:.1} s ({:?}, {:?}, {:?})", result.time_to_ssh_seconds, result.firmware, result.medium, result.accel);
+        out!("time to SSH: {:.1} s ({:?}, {}, {:?})", result.time_to_ssh_seconds, result.firmware, result.medium, result.accel);
         out!("cloud-init:  {}", result.cloud_init);
         out!("hostname:    {}", result.hostname);
         for c in &result.commands {
@@ -594,6 +708,58 @@ fn seed(project: &Project, a: SeedArgs) -> Result<(), Failure> {
             let note = if r.changed { "" } else { " (unchanged)" };
             out!("{:<12} {:<34} {:<24} {:>8}  {}{note}", r.node, r.instance_id, r.uuid, r.bytes, r.file);
         }
+    }
+    Ok(())
+}
+
+fn pxe(project: &Project, a: PxeArgs) -> Result<(), Failure> {
+    use liveboot_ops::pxe::{BiosLoader, Dhcp, DhcpMode, PxeSettings, Site, UefiLoader};
+    use liveboot_ops::seeds::Selection;
+    let which = if a.all {
+        Selection::All
+    } else if let Some(s) = a.slice {
+        Selection::Slice(s)
+    } else {
+        Selection::Nodes(a.node)
+    };
+    let dhcp = a.dhcp.map(|mode| Dhcp {
+        mode: match mode {
+            DhcpArg::Full => DhcpMode::Full,
+            DhcpArg::Proxy => DhcpMode::Proxy,
+        },
+        range: a.dhcp_range.clone().unwrap_or_default(),
+        interface: a.interface.clone(),
+        bios: match a.bios {
+            BiosLoaderArg::Ipxe => BiosLoader::Ipxe,
+            BiosLoaderArg::Pxelinux => BiosLoader::Pxelinux,
+        },
+        uefi: match a.uefi {
+            UefiLoaderArg::Shim => UefiLoader::Shim,
+            UefiLoaderArg::Ipxe => UefiLoader::Ipxe,
+        },
+    });
+    let settings = PxeSettings {
+        recipe: a.recipe,
+        out: a.out,
+        dest: a.dir,
+        inventory: a.inventory.map(|f| (f, which)),
+        site: Site { http_url: a.http_url, dhcp },
+    };
+    let r = liveboot_ops::pxe::pxe(project, &settings).map_err(Failure::input)?;
+    if a.json {
+        out!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
+    } else {
+        out!("{}: {} files for {} at {}", r.dir, r.files.len(), r.recipe, r.http_url);
+        for n in &r.nodes {
+            out!("  {:<12} seeds/{}/", n.node, n.macs.join("/, seeds/"));
+        }
+        for f in &r.removed {
+            out!("  removed {f} (its MAC is no longer listed)");
+        }
+        if let Some(d) = &r.dnsmasq {
+            out!("dnsmasq: dnsmasq --keep-in-foreground --conf-file={d}");
+        }
+        out!("HTTP:    liveboot serve {} --bind <address:port of {}>", r.dir, r.http_url);
     }
     Ok(())
 }

@@ -167,7 +167,13 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 fn render(ctx: &Context, template: &str, vars: &serde_json::Value) -> Result<String, String> {
-    let path = ctx.templates.join(template);
+    render_template(ctx.templates, template, vars)
+}
+
+/// Renders a template of the project's `templates/` folder as plans do: strict (an undefined
+/// variable is an error), no auto-escaping, ending in a newline.
+pub fn render_template(templates: &std::path::Path, template: &str, vars: &serde_json::Value) -> Result<String, String> {
+    let path = templates.join(template);
     let src = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use liveboot_recipe::plan::{Plan, Stage};
 use liveboot_runner::Runner;
 
+pub use actions::render_template;
 pub use publish::Manifest;
 
 /// Where a build reads and writes.

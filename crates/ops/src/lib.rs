@@ -11,6 +11,7 @@ pub mod build;
 pub mod check;
 pub mod nodes;
 pub mod probe;
+pub mod pxe;
 pub mod seeds;
 pub mod tryboot;
 

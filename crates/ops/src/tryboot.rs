@@ -8,22 +8,58 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use liveboot_qemu::{Accel, Firmware, Medium};
+use liveboot_qemu::{Accel, Boot as TryBoot, Firmware, Medium};
 use liveboot_runner::{Cmd, Output, RunError, Runner};
 use liveboot_seed::{NodeFacts, SeedRenderer};
 
 use crate::{tenths, Event, Progress, Project};
 
+/// Which loader a network boot goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PxeLoader {
+    /// BIOS: pxelinux, kernel and initrd over TFTP.
+    Bios,
+    /// BIOS: the iPXE script, kernel and initrd over HTTP.
+    Ipxe,
+    /// UEFI: the firmware's PXE, signed shim, signed network GRUB, kernel and initrd over TFTP.
+    Uefi,
+}
+
+/// Where the machine boots from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryMedium {
+    /// The ISO as a CD or USB stick.
+    Image(Medium),
+    /// The recipe's PXE bundle over QEMU's TFTP and `liveboot serve`.
+    Pxe(PxeLoader),
+}
+
+impl TryMedium {
+    /// Its name in results: cd, usb, pxe-bios, pxe-ipxe, pxe-uefi.
+    pub fn name(self) -> String {
+        match self {
+            TryMedium::Image(Medium::Cd) => "cd".into(),
+            TryMedium::Image(Medium::Usb) => "usb".into(),
+            TryMedium::Pxe(l) => {
+                format!("pxe-{}", serde_json::to_value(l).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+            }
+        }
+    }
+}
+
 /// What to boot and how.
 pub struct TrySettings {
-    /// A recipe (its built ISO) or the path of an ISO image.
+    /// A recipe (its built ISO or PXE bundle) or the path of an ISO image.
     pub image: String,
     /// Output folder the recipe's image is in [default: the project's].
     pub out: Option<PathBuf>,
     /// Firmware.
     pub firmware: Firmware,
     /// How the image is attached.
-    pub medium: Medium,
+    pub medium: TryMedium,
+    /// The NIC's MAC address for a network boot [default: one made from the run's folder].
+    pub mac: Option<String>,
     /// KVM or TCG; `None` probes (once per host kernel and QEMU version).
     pub accel: Option<Accel>,
     /// How long to wait for SSH.
@@ -41,8 +77,8 @@ pub struct TryResult {
     pub image: String,
     /// Firmware.
     pub firmware: Firmware,
-    /// Medium.
-    pub medium: Medium,
+    /// Medium: cd, usb, pxe-bios, pxe-ipxe or pxe-uefi.
+    pub medium: String,
     /// Accelerator.
     pub accel: Accel,
     /// Seconds from QEMU's start until an SSH command worked.
@@ -73,15 +109,34 @@ pub struct TryCommand {
 /// that never reached SSH (or could not start); a finished boot with problems is an `Ok` whose
 /// [`TryResult::problems`] say what was wrong.
 pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Result<TryResult, String> {
-    let image = if s.image.ends_with(".iso") || s.image.contains('/') {
-        PathBuf::from(&s.image)
-    } else {
-        project.built_iso(&s.image, s.out.as_deref())
+    let out = s.out.clone().unwrap_or_else(|| project.out());
+    let pxe = match s.medium {
+        TryMedium::Pxe(l) => Some(l),
+        TryMedium::Image(_) => None,
     };
-    if !image.is_file() {
+    if let Some(l) = pxe {
+        let uefi = s.firmware != Firmware::Bios;
+        if uefi != (l == PxeLoader::Uefi) {
+            return Err(format!(
+                "--pxe {} boots {} firmware\n  help: --pxe bios or --pxe ipxe for BIOS; --pxe uefi (with --secure-boot or --uefi) for UEFI",
+                TryMedium::Pxe(l).name().trim_start_matches("pxe-"),
+                if uefi { "with BIOS" } else { "with UEFI" }
+            ));
+        }
+    }
+    let image = match pxe {
+        Some(_) => out.join(&s.image).join("pxe"),
+        None if s.image.ends_with(".iso") || s.image.contains('/') => PathBuf::from(&s.image),
+        None => project.built_iso(&s.image, Some(&out)),
+    };
+    let built = if pxe.is_some() { image.join("bundle.json").is_file() } else { image.is_file() };
+    if !built {
         return Err(format!("{} does not exist\n  help: build it first: liveboot build {}", image.display(), s.image));
     }
-    let name = image.file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_string();
+    let name = match pxe {
+        Some(_) => s.image.clone(),
+        None => image.file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_string(),
+    };
     let cache = project.cache();
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let work = tempfile::Builder::new().prefix("try-").tempdir_in(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
@@ -94,7 +149,25 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
         .run(&Cmd::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "liveboot-try", "-f"]).arg(&key))
         .map_err(|e| e.to_string())?;
     let public = std::fs::read_to_string(w.join("key.pub")).map_err(|e| e.to_string())?;
-    let hostname = format!("try-{}", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-"));
+    // A network boot finds its seed by MAC: the host name carries the MAC's end, so two boots
+    // with two MACs show that each got its own.
+    let mac = match &s.mac {
+        Some(m) => {
+            let m = crate::pxe::normal_mac(m);
+            if m.len() != 17 || !m.split(':').all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit())) {
+                return Err(format!("--mac '{m}' is not a MAC address\n  help: write six hex bytes: 52:54:00:12:34:56"));
+            }
+            m
+        }
+        None => {
+            let h = liveboot_digest::sha256(w.display().to_string().as_bytes());
+            format!("52:54:00:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2])
+        }
+    };
+    let mut hostname = format!("try-{}", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-"));
+    if pxe.is_some() {
+        hostname = format!("{hostname}-{}", mac[12..].replace(':', ""));
+    }
     let renderer = SeedRenderer::new(&project.templates()).map_err(|e| e.to_string())?;
     let facts = NodeFacts {
         name: "try".into(),
@@ -104,25 +177,61 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
         ..Default::default()
     };
     let seed = renderer.render(&facts).map_err(|e| e.to_string())?;
-    std::fs::write(w.join("seed.iso"), seed.to_iso()).map_err(|e| e.to_string())?;
+
+    let mut _server = None;
+    let boot = match pxe {
+        None => {
+            std::fs::write(w.join("seed.iso"), seed.to_iso()).map_err(|e| e.to_string())?;
+            TryBoot::Image {
+                path: image.clone(),
+                medium: match s.medium {
+                    TryMedium::Image(m) => m,
+                    TryMedium::Pxe(_) => Medium::Cd,
+                },
+            }
+        }
+        Some(loader) => {
+            // The bundle laid out as a TFTP + HTTP root; QEMU's user network reaches the host's
+            // loopback as 10.0.2.2, where `liveboot serve` listens on a free port.
+            let root = w.join("netboot");
+            std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+            let server = liveboot_publish::serve(&root, "127.0.0.1:0", Default::default())
+                .map_err(|e| format!("cannot serve {} on loopback: {e}", root.display()))?;
+            let site = crate::pxe::Site { http_url: format!("http://10.0.2.2:{}", server.addr().port()), dhcp: None };
+            let node = crate::pxe::SiteNode { seed, macs: vec![mac.clone()] };
+            crate::pxe::lay_out(project, &image, &root, &site, &[node])?;
+            progress(Event::Note(format!("serving {} at {} (as seen from the guest)", root.display(), site.http_url)));
+            _server = Some(server);
+            let bootfile = match loader {
+                PxeLoader::Bios => "pxelinux.0",
+                PxeLoader::Ipxe => "boot.ipxe",
+                PxeLoader::Uefi => "bootx64.efi",
+            };
+            TryBoot::Network { tftp_root: root, bootfile: bootfile.into(), mac: mac.clone() }
+        }
+    };
 
     let accel = match s.accel {
         Some(a) => a,
         None => {
             let kernels: Vec<&str> = project.registry.schemes().iter().map(|s| s.kernel).collect();
-            liveboot_qemu::detect_accel_cached(&runner, &image, &kernels, w, &cache.join("accel"))?
+            liveboot_qemu::detect_accel_cached(&runner, w, &cache.join("accel"), |dest| match &boot {
+                TryBoot::Image { path, .. } => liveboot_qemu::kernel_from_iso(path, &kernels, dest),
+                TryBoot::Network { tftp_root, .. } => {
+                    std::fs::copy(tftp_root.join("vmlinuz"), dest).map(|_| ()).map_err(|e| format!("{}: {e}", tftp_root.display()))
+                }
+            })?
         }
     };
     let spec = liveboot_qemu::VmSpec {
-        image: image.clone(),
-        seed: Some(w.join("seed.iso")),
+        boot: boot.clone(),
+        seed: if pxe.is_some() { None } else { Some(w.join("seed.iso")) },
         firmware: s.firmware,
-        medium: s.medium,
         accel,
         memory_mib: 2048,
         work: w.to_path_buf(),
     };
-    progress(Event::Note(format!("booting {} ({:?}, {:?}, {:?})", image.display(), spec.firmware, spec.medium, accel)));
+    progress(Event::Note(format!("booting {} ({:?}, {}, {:?})", image.display(), spec.firmware, s.medium.name(), accel)));
     let mut vm = liveboot_qemu::start(&runner, &spec)?;
     let ssh = liveboot_qemu::Ssh { key, user: "root".into(), port: vm.ssh_port };
     let waited = match vm.wait_for_ssh(&runner, &ssh, s.timeout) {
@@ -170,7 +279,7 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
     Ok(TryResult {
         image: image.display().to_string(),
         firmware: spec.firmware,
-        medium: spec.medium,
+        medium: s.medium.name(),
         accel,
         time_to_ssh_seconds: tenths(waited.as_secs_f64()),
         hostname: got_hostname,

@@ -37,6 +37,29 @@ pub enum Medium {
     Usb,
 }
 
+/// What the machine boots from.
+#[derive(Debug, Clone)]
+pub enum Boot {
+    /// A live image attached as a CD or USB stick.
+    Image {
+        /// The image.
+        path: PathBuf,
+        /// How it is attached.
+        medium: Medium,
+    },
+    /// The network: QEMU's user network answers DHCP and serves `tftp_root` by TFTP, handing out
+    /// `bootfile`. Under BIOS the NIC's own iPXE ROM does the PXE boot; under UEFI the NIC has no
+    /// ROM and the firmware's own PXE does it (as on a server; shim loaded by iPXE fails).
+    Network {
+        /// The TFTP root.
+        tftp_root: PathBuf,
+        /// The file DHCP names.
+        bootfile: String,
+        /// The NIC's MAC address.
+        mac: String,
+    },
+}
+
 /// QEMU accelerators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,13 +124,14 @@ pub fn detect_accel(runner: &Runner, kernel: &Path, work: &Path) -> Accel {
 }
 
 /// [`detect_accel`], remembered in `cache_file` for this host kernel and QEMU version (the
-/// probe costs up to 20 s where KVM hangs).
+/// probe costs up to 20 s where KVM hangs). `kernel` writes the kernel to probe with to the path
+/// it is given ([`kernel_from_iso`], or a copy of a netboot kernel); it runs only when the cache
+/// does not answer.
 pub fn detect_accel_cached(
     runner: &Runner,
-    kernel_source: &Path,
-    kernel_paths: &[&str],
     work: &Path,
     cache_file: &Path,
+    kernel: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<Accel, String> {
     let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let qemu = runner.run(&Cmd::new("qemu-system-x86_64").arg("--version")).map(|o| o.stdout_text()).map_err(|e| e.to_string())?;
@@ -119,9 +143,9 @@ pub fn detect_accel_cached(
             }
         }
     }
-    let kernel = work.join("probe-vmlinuz");
-    kernel_from_iso(kernel_source, kernel_paths, &kernel)?;
-    let accel = detect_accel(runner, &kernel, work);
+    let probe = work.join("probe-vmlinuz");
+    kernel(&probe)?;
+    let accel = detect_accel(runner, &probe, work);
     let _ = std::fs::write(cache_file, format!("{}\t{key}\n", accel.as_str()));
     Ok(accel)
 }
@@ -154,14 +178,12 @@ fn firmware_gave_up(console: &str) -> Option<String> {
 /// What to boot.
 #[derive(Debug, Clone)]
 pub struct VmSpec {
-    /// The live image.
-    pub image: PathBuf,
+    /// What it boots from.
+    pub boot: Boot,
     /// The NoCloud seed, attached as a second CD.
     pub seed: Option<PathBuf>,
     /// Firmware.
     pub firmware: Firmware,
-    /// How the image is attached.
-    pub medium: Medium,
     /// Accelerator.
     pub accel: Accel,
     /// Memory in MiB.
@@ -196,8 +218,21 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
         .arg("-serial")
         .arg(format!("file:{}", serial_log.display()))
         .arg("-netdev")
-        .arg(format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"))
-        .args(["-device", "virtio-net-pci,netdev=net0"]);
+        .arg(match &spec.boot {
+            // QEMU's option syntax doubles a comma inside a value.
+            Boot::Network { tftp_root, bootfile, .. } => format!(
+                "user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22,tftp={},bootfile={}",
+                tftp_root.display().to_string().replace(',', ",,"),
+                bootfile.replace(',', ",,")
+            ),
+            Boot::Image { .. } => format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"),
+        })
+        .arg("-device")
+        .arg(match &spec.boot {
+            Boot::Network { mac, .. } if spec.firmware == Firmware::Bios => format!("virtio-net-pci,netdev=net0,mac={mac},bootindex=1"),
+            Boot::Network { mac, .. } => format!("virtio-net-pci,netdev=net0,mac={mac},romfile=,bootindex=1"),
+            Boot::Image { .. } => "virtio-net-pci,netdev=net0".to_string(),
+        });
     let firmware = match spec.firmware {
         Firmware::Bios => None,
         Firmware::Uefi => Some((OVMF_CODE, OVMF_VARS)),
@@ -217,17 +252,17 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
             .arg("-drive")
             .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()));
     }
-    let image = spec.image.display();
-    cmd = match spec.medium {
-        Medium::Cd => cmd
+    cmd = match &spec.boot {
+        Boot::Image { path, medium: Medium::Cd } => cmd
             .arg("-drive")
-            .arg(format!("if=none,id=live,media=cdrom,readonly=on,file={image}"))
+            .arg(format!("if=none,id=live,media=cdrom,readonly=on,file={}", path.display()))
             .args(["-device", "ide-cd,drive=live,bus=ide.0,bootindex=1"]),
-        Medium::Usb => cmd
+        Boot::Image { path, medium: Medium::Usb } => cmd
             .args(["-device", "qemu-xhci,id=xhci"])
             .arg("-drive")
-            .arg(format!("if=none,id=live,format=raw,snapshot=on,file={image}"))
+            .arg(format!("if=none,id=live,format=raw,snapshot=on,file={}", path.display()))
             .args(["-device", "usb-storage,bus=xhci.0,drive=live,removable=on,bootindex=1"]),
+        Boot::Network { .. } => cmd,
     };
     if let Some(seed) = &spec.seed {
         cmd = cmd

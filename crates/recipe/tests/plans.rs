@@ -61,7 +61,8 @@ fn keys_change_exactly_with_their_inputs() {
     changed.spec.boot.kernel_args.push("quiet".into());
     let other = plan(&changed, &opts).unwrap();
     let differ: Vec<&str> = base.stages.iter().zip(&other.stages).filter(|(a, b)| a.key != b.key).map(|(a, _)| a.name.as_str()).collect();
-    assert_eq!(differ, ["bootmenu", "iso"]);
+    // The ISO's menus, the ISO, and the network bundle's description (bundle.json).
+    assert_eq!(differ, ["bootmenu", "iso", "pxe"]);
     let later = plan(&r, &PlanOptions { source_date_epoch: Some(1_800_000_000), ..opts.clone() }).unwrap();
     let differ: Vec<&str> = base.stages.iter().zip(&later.stages).filter(|(a, b)| a.key != b.key).map(|(a, _)| a.name.as_str()).collect();
     assert_eq!(differ, ["rootfs", "customize", "squashfs", "efi", "iso", "pxe"], "the epoch reaches every stage that carries times");

@@ -159,6 +159,10 @@ fn e_a_clean_build_in_another_checkout_is_byte_identical_with_the_same_keys() {
     let a = std::fs::read(out.join("debian12/debian12.iso")).unwrap();
     let b = std::fs::read(work().join("out-clean/debian12/debian12.iso")).unwrap();
     assert!(a == b, "the two ISOs differ ({} and {} bytes)", a.len(), b.len());
+    // Every other artifact too: the PXE bundle's kernel, initrd, root image, loaders, bundle.json.
+    let sums = |dir: &Path| std::fs::read_to_string(dir.join("debian12/SHA256SUMS")).unwrap();
+    assert_eq!(sums(&out), sums(&work().join("out-clean")), "the two builds' artifacts differ");
+    assert!(sums(&out).contains("pxe/bundle.json") && sums(&out).contains("pxe/grubx64.efi"), "{}", sums(&out));
     let keys = |m: &serde_json::Value| -> Vec<(String, String)> {
         m["stages"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().into(), s["key"].as_str().unwrap().into())).collect()
     };

@@ -34,3 +34,20 @@ fn f2_dracut_boots_with_secure_boot_from_cd() {
 fn f3_dracut_boots_as_a_usb_disk() {
     boots(&["--usb"]);
 }
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn f4_dracut_boots_over_the_network_through_ipxe() {
+    // dracut's livenet fetches LiveOS/squashfs.img over HTTP (root=live:http://…).
+    let (_, out) = ensure_built_apart("debian12-dracut");
+    let out = out.to_string_lossy().into_owned();
+    let mac = "52:54:00:e2:00:f4";
+    let o = liveboot(&["try", "debian12-dracut", "--out", &out, "--pxe", "ipxe", "--mac", mac, "--json", "--exec", "cat /proc/cmdline"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    assert!(o.status.success(), "try --pxe ipxe failed: {}\n{v}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(v["cloud_init"], "status: done", "{v}");
+    assert_eq!(v["hostname"], "try-debian12-dracut-00f4", "{v}");
+    let cmdline = v["commands"][0]["output"].as_str().unwrap();
+    assert!(cmdline.contains("root=live:http://10.0.2.2:") && cmdline.contains("/squashfs.img"), "{cmdline}");
+    println!("time to SSH ({} {}): {} s", v["firmware"], v["medium"], v["time_to_ssh_seconds"]);
+}

@@ -131,5 +131,8 @@ fn detect_accel(out: &std::path::Path) -> String {
     let iso = out.join("debian12/debian12.iso");
     let w = work().join("accel-probe");
     std::fs::create_dir_all(&w).unwrap();
-    liveboot_qemu::detect_accel_cached(&runner, &iso, &["live/vmlinuz"], &w, &w.join("accel")).unwrap().as_str().to_string()
+    liveboot_qemu::detect_accel_cached(&runner, &w, &w.join("accel"), |k| liveboot_qemu::kernel_from_iso(&iso, &["live/vmlinuz"], k))
+        .unwrap()
+        .as_str()
+        .to_string()
 }

@@ -62,6 +62,9 @@ pub struct LiveScheme {
     /// The kernel argument that names the medium booted from, with `{uuid}` for the ISO's
     /// volume UUID; none when the initrd finds its medium by itself.
     pub medium_arg: Option<&'static str>,
+    /// The kernel argument that copies the root image to RAM before mounting it, so that the
+    /// medium (a BMC's virtual media) can go away after boot.
+    pub to_ram_arg: &'static str,
 }
 
 /// Debian's live-boot: `live/filesystem.squashfs`.
@@ -72,6 +75,7 @@ pub const LIVE_BOOT: LiveScheme = LiveScheme {
     root: "live/filesystem.squashfs",
     netboot_arg: "fetch={url}/filesystem.squashfs",
     medium_arg: None,
+    to_ram_arg: "toram",
 };
 
 /// dracut's dmsquash-live (Fedora, Rocky; Debian with `live_root: dracut`): `LiveOS/squashfs.img`
@@ -82,8 +86,10 @@ pub const DRACUT: LiveScheme = LiveScheme {
     kernel: "images/pxeboot/vmlinuz",
     initrd: "images/pxeboot/initrd.img",
     root: "LiveOS/squashfs.img",
-    netboot_arg: "root=live:{url}/squashfs.img",
+    // livenet needs the network up in the initrd: DHCP on every interface.
+    netboot_arg: "root=live:{url}/squashfs.img ip=dhcp rd.neednet=1",
     medium_arg: Some("root=live:UUID={uuid}"),
+    to_ram_arg: "rd.live.ram=1",
 };
 
 /// Ubuntu's casper: `casper/`, netbooted from the whole ISO.
@@ -94,6 +100,7 @@ pub const CASPER: LiveScheme = LiveScheme {
     root: "casper/filesystem.squashfs",
     netboot_arg: "url={url}/image.iso",
     medium_arg: None,
+    to_ram_arg: "toram",
 };
 
 /// KIWI's live ISO layout (dracut underneath): kernel under `boot/x86_64/loader`.
@@ -102,8 +109,9 @@ pub const KIWI_LIVE: LiveScheme = LiveScheme {
     kernel: "boot/x86_64/loader/linux",
     initrd: "boot/x86_64/loader/initrd",
     root: "LiveOS/squashfs.img",
-    netboot_arg: "root=live:{url}/squashfs.img",
+    netboot_arg: "root=live:{url}/squashfs.img ip=dhcp rd.neednet=1",
     medium_arg: None,
+    to_ram_arg: "rd.live.ram=1",
 };
 
 /// What a family is, as plain data.

@@ -23,8 +23,8 @@ const GRUB_EFI_MODULES: &str =
 /// Debian's signed loaders (packages `shim-signed`, `shim-helpers-amd64-signed`,
 /// `grub-efi-amd64-signed`): the first-stage shim, MokManager, and GRUB built for CDs
 /// (its prefix is `/boot/grub` on the device it was loaded from).
-const SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
-const MOK_MANAGER: &str = "/usr/lib/shim/mmx64.efi.signed";
+pub(crate) const SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
+pub(crate) const MOK_MANAGER: &str = "/usr/lib/shim/mmx64.efi.signed";
 const GRUB_CD_SIGNED: &str = "/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed";
 
 /// Adds the `efi` stage; returns the image.

@@ -88,6 +88,7 @@ impl OutputKind for Iso {
             "title": spec.title, "label": spec.label,
             "kernel": format!("/{}", root.scheme.kernel), "initrd": format!("/{}", root.scheme.initrd),
             "cmdline": with_medium(kernel_cmdline(recipe)), "cmdline_plain": with_medium(spec.boot.kernel_args.join(" ")),
+            "to_ram_arg": root.scheme.to_ram_arg,
             "serial_args": serial_args(recipe).join(" "),
             "timeout": spec.boot.timeout, "serial": serial,
         });

@@ -12,7 +12,7 @@
 
 mod efi;
 mod iso;
-mod pxe;
+pub mod pxe;
 
 use std::sync::Arc;
 
@@ -87,13 +87,7 @@ pub(crate) fn plan_outputs(b: &mut Builder, root: &Root, outputs: &[(&dyn Output
     }
     if !actions.is_empty() {
         let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
-        b.add(
-            BOOTMENU,
-            "render the boot menus: GRUB and isolinux for the ISO; iPXE, GRUB and pxelinux for the network",
-            &declared,
-            inputs,
-            actions,
-        )?;
+        b.add(BOOTMENU, "render the boot menus (GRUB and isolinux for the ISO)", &declared, inputs, actions)?;
     }
     let mut artifacts = Vec::new();
     for (o, at) in outputs {

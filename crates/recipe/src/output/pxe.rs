@@ -1,55 +1,150 @@
-//! The network boot bundle: kernel, initrd and root image (hard links), with iPXE, GRUB and
-//! pxelinux configs and a dnsmasq snippet rendered in the `bootmenu` stage.
+//! The network boot bundle: everything a TFTP + HTTP root needs that does not depend on the
+//! site. Kernel, initrd and root image (hard links); the loaders, copied from the host's
+//! packages: pxelinux (BIOS), iPXE (BIOS and UEFI), Debian's signed shim and signed network
+//! GRUB (UEFI, Secure Boot); and `bundle.json`, which says how to boot them.
+//!
+//! The loaders' configs need what only the site knows (the URL the bundle is served at, the
+//! nodes' MAC addresses, DHCP), so `liveboot pxe` writes them from `bundle.json` and the
+//! `templates/pxe/` templates into a folder that is both the TFTP and the HTTP root.
 
 use liveboot_yaml::Diagnostic;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use super::{Menu, OutputKind, BOOTMENU};
-use crate::plan::{kernel_cmdline, Action, Artifact, Builder, Place, Root, Text};
+use super::{efi, OutputKind};
+use crate::plan::{serial_args, Action, Artifact, Builder, Place, Root, Text};
 
 /// The PXE output.
 pub struct Pxe;
+
+/// The bundle's description, `pxe/bundle.json`: what `liveboot pxe` needs to write each
+/// loader's config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// The recipe.
+    pub recipe: String,
+    /// Its title, for the menus.
+    pub title: String,
+    /// Menu timeout in seconds.
+    pub timeout: u32,
+    /// Serial console of the loaders and the kernel, if any.
+    pub serial: Option<SerialConsole>,
+    /// Kernel file (in the bundle).
+    pub kernel: String,
+    /// Initrd file.
+    pub initrd: String,
+    /// Root image file, fetched over HTTP by the initrd.
+    pub root: String,
+    /// The recipe's kernel arguments, without cloud-init's `ds=` (the site adds the seed's).
+    pub kernel_args: Vec<String>,
+    /// Console arguments (`console=tty0 console=ttyS0,115200n8`).
+    pub console_args: Vec<String>,
+    /// How the initrd fetches the root, `{url}` standing for the bundle's URL.
+    pub netboot_arg: String,
+    /// The loaders in the bundle, by role.
+    pub loaders: Loaders,
+}
+
+/// A serial console: unit (0 = ttyS0) and speed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialConsole {
+    /// 0 for ttyS0.
+    pub unit: u32,
+    /// Baud.
+    pub speed: u32,
+}
+
+/// The loader files of the bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Loaders {
+    /// BIOS PXE: pxelinux (with `ldlinux.c32` beside it).
+    pub pxelinux: String,
+    /// BIOS PXE: iPXE through the firmware's UNDI driver.
+    pub ipxe_bios: String,
+    /// UEFI: iPXE (Secure Boot off only: it is not signed).
+    pub ipxe_efi: String,
+    /// UEFI: the signed shim, which loads `grubx64.efi` (signed network GRUB) from beside it.
+    pub uefi: String,
+}
+
+/// Host files the bundle copies: (package, path on the host, name in the bundle).
+const LOADER_FILES: [(&str, &str, &str); 7] = [
+    ("pxelinux", "/usr/lib/PXELINUX/pxelinux.0", "pxelinux.0"),
+    ("syslinux-common", "/usr/lib/syslinux/modules/bios/ldlinux.c32", "ldlinux.c32"),
+    ("ipxe", "/usr/lib/ipxe/undionly.kpxe", "undionly.kpxe"),
+    ("ipxe", "/usr/lib/ipxe/ipxe.efi", "ipxe.efi"),
+    ("shim-signed", efi::SHIM, "bootx64.efi"),
+    ("shim-helpers-amd64-signed", efi::MOK_MANAGER, "mmx64.efi"),
+    // Debian's signed GRUB for the network: its prefix is `/grub` on the TFTP server, where
+    // `liveboot pxe` writes `grub/grub.cfg`; shim loads it as `grubx64.efi` from its own folder.
+    ("grub-efi-amd64-signed", "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", "grubx64.efi"),
+];
+
+/// What the bundle says of the recipe.
+fn describe(b: &Builder, root: &Root, root_name: &str) -> Bundle {
+    let spec = &b.recipe.spec;
+    Bundle {
+        recipe: spec.name.clone(),
+        title: spec.title.clone(),
+        timeout: spec.boot.timeout,
+        serial: spec
+            .boot
+            .serial
+            .as_ref()
+            .map(|s| SerialConsole { unit: s.port.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0), speed: s.speed }),
+        kernel: "vmlinuz".into(),
+        initrd: "initrd.img".into(),
+        root: root_name.into(),
+        // The medium's own seed argument (`ds=nocloud`, a cidata volume) has no place in a
+        // netboot: the site's `ds=nocloud-net;s=<url>` replaces it.
+        kernel_args: spec.boot.kernel_args.iter().filter(|a| !a.starts_with("ds=")).cloned().collect(),
+        console_args: serial_args(b.recipe),
+        netboot_arg: root.scheme.netboot_arg.to_string(),
+        loaders: Loaders {
+            pxelinux: "pxelinux.0".into(),
+            ipxe_bios: "undionly.kpxe".into(),
+            ipxe_efi: "ipxe.efi".into(),
+            uefi: "bootx64.efi".into(),
+        },
+    }
+}
 
 impl OutputKind for Pxe {
     fn name(&self) -> &'static str {
         "pxe"
     }
 
-    fn menus(&self, b: &Builder, root: &Root) -> Result<Vec<Menu>, Diagnostic> {
-        let recipe = b.recipe;
-        let spec = &recipe.spec;
-        let name = &spec.name;
-        let base_url = format!("http://${{next-server}}/liveboot/{name}");
-        let vars = json!({
-            "title": spec.title, "timeout": spec.boot.timeout, "cmdline": kernel_cmdline(recipe), "base_url": base_url,
-            "http_host": "$net_default_server", "http_path": format!("liveboot/{name}"),
-            "netboot_arg": root.scheme.netboot_arg.replace("{url}", &base_url), "tftp_root": "/srv/tftp",
-        });
-        Ok([
-            ("pxe/boot.ipxe.j2", "boot.ipxe"),
-            ("pxe/grub.cfg.j2", "grub.cfg"),
-            ("pxe/pxelinux.cfg.j2", "pxelinux.cfg/default"),
-            ("pxe/dnsmasq.conf.j2", "dnsmasq.conf"),
-        ]
-        .into_iter()
-        .map(|(template, dest)| Menu { template, dest: format!("pxe/{dest}"), vars: vars.clone() })
-        .collect())
+    fn host_packages(&self) -> &'static [&'static str] {
+        &["pxelinux", "syslinux-common", "ipxe", "shim-signed", "shim-helpers-amd64-signed", "grub-efi-amd64-signed"]
     }
 
     fn stages(&self, b: &mut Builder, root: &Root) -> Result<Vec<Artifact>, Diagnostic> {
         let root_name = root.scheme.root.rsplit('/').next().unwrap_or("root.img");
+        let bundle = describe(b, root, root_name);
         let own = |p: &str| Text::from(Place::own(p));
+        let mut actions = vec![
+            Action::Link { src: root.kernel.clone().into(), dest: own(&bundle.kernel) },
+            Action::Link { src: root.initrd.clone().into(), dest: own(&bundle.initrd) },
+            Action::Link { src: root.image.clone().into(), dest: own(root_name) },
+        ];
+        for (_, host, name) in LOADER_FILES {
+            actions.push(Action::Copy { src: host.into(), dest: own(name), mode: Some("0644".into()) });
+        }
+        let json = serde_json::to_string_pretty(&bundle).expect("a bundle serializes") + "\n";
+        actions.push(Action::Write { dest: own("bundle.json"), content: json, mode: None });
+        let mut inputs: Vec<_> = self.host_packages().iter().map(|p| b.tool(p)).collect();
+        inputs.push(b.part("bundle", &bundle));
+        let mut outputs = vec![bundle.kernel.as_str(), bundle.initrd.as_str(), root_name, "bundle.json"];
+        outputs.extend(LOADER_FILES.iter().map(|(_, _, name)| *name));
         b.add(
             "pxe",
-            "network boot files: kernel, initrd and root image",
-            &["vmlinuz", "initrd.img", root_name],
-            Vec::new(),
-            vec![
-                Action::Link { src: root.kernel.clone().into(), dest: own("vmlinuz") },
-                Action::Link { src: root.initrd.clone().into(), dest: own("initrd.img") },
-                Action::Link { src: root.image.clone().into(), dest: own(root_name) },
-            ],
+            "network boot bundle: kernel, initrd, root image, pxelinux, iPXE, signed shim and network GRUB, bundle.json",
+            &outputs,
+            inputs,
+            actions,
         )?;
-        Ok(vec![b.artifact("pxe", Place::stage("pxe", ""))?, b.artifact("pxe", Place::stage(BOOTMENU, "pxe"))?])
+        Ok(vec![b.artifact("pxe", Place::stage("pxe", ""))?])
     }
 }
