@@ -89,6 +89,7 @@ fn lays_out_a_tftp_and_http_root_with_a_seed_per_mac() {
     assert!(removed.contains(&"pxelinux.cfg/01-52-54-00-00-01-03") && removed.contains(&"dnsmasq.conf"), "{removed:?}");
     assert!(!dir.join("seeds/52:54:00:00:01:03").exists());
     assert!(dir.join("seeds/52:54:00:00:01:01/user-data").exists());
+    assert_eq!(std::fs::read(dir.join("seeds/52:54:00:00:01:01/vendor-data")).unwrap(), b"", "no vendor data: an empty file, not a 404");
     // Nothing else in the folder was touched, nothing written outside it.
     let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();

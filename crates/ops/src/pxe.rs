@@ -224,6 +224,11 @@ pub fn render_site(
             for (name, content) in n.seed.files() {
                 files.push((format!("seeds/{mac}/{name}"), content.as_bytes().to_vec()));
             }
+            // cloud-init asks for vendor-data over HTTP whether or not there is one, and retries
+            // a 404 for seconds: an empty file says "none" at once.
+            if n.seed.vendor_data.is_none() {
+                files.push((format!("seeds/{mac}/vendor-data"), Vec::new()));
+            }
         }
     }
     if let Some(d) = &site.dhcp {
