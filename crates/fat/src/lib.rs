@@ -236,7 +236,12 @@ pub fn write_fat(files: &[FatFile], opts: &FatOptions) -> Result<Vec<u8>, FatErr
     b[14..16].copy_from_slice(&(RESERVED as u16).to_le_bytes());
     b[16] = FATS as u8;
     b[17..19].copy_from_slice(&(ROOT_ENTRIES as u16).to_le_bytes());
-    b[19..21].copy_from_slice(&(total_sectors as u16).to_le_bytes());
+    // Over 65535 sectors (32 MiB) the 16-bit count holds 0 and the 32-bit one at offset 32 the
+    // count (as mkfs.fat writes it); truncating it made a corrupt volume.
+    match u16::try_from(total_sectors) {
+        Ok(n) => b[19..21].copy_from_slice(&n.to_le_bytes()),
+        Err(_) => b[32..36].copy_from_slice(&u32::try_from(total_sectors).map_err(|_| FatError::TooLarge)?.to_le_bytes()),
+    }
     b[21] = 0xF8;
     b[22..24].copy_from_slice(&(fat_sectors as u16).to_le_bytes());
     b[24..26].copy_from_slice(&32u16.to_le_bytes());
@@ -266,6 +271,25 @@ pub fn write_fat(files: &[FatFile], opts: &FatOptions) -> Result<Vec<u8>, FatErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Above 32 MiB the sector count needs its 32-bit field: fsck.fat and mtools read the
+    /// volume and the file back whole.
+    #[test]
+    fn volumes_above_32_mib_are_whole() {
+        let big: Vec<u8> = (0..40u32 << 20).map(|i| (i % 251) as u8).collect();
+        let files = [FatFile { name: "user-data".into(), data: b"#cloud-config\n".to_vec() }, FatFile { name: "big.bin".into(), data: big.clone() }];
+        let img = write_fat(&files, &FatOptions { label: "CIDATA".into(), serial: 7, date: (2024, 1, 1, 0, 0, 0) }).unwrap();
+        assert!(img.len() > 40 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed.img");
+        std::fs::write(&path, &img).unwrap();
+        let fsck = std::process::Command::new("fsck.fat").arg("-n").arg(&path).output().expect("fsck.fat (dosfstools) runs");
+        assert!(fsck.status.success(), "fsck.fat: {}{}", String::from_utf8_lossy(&fsck.stdout), String::from_utf8_lossy(&fsck.stderr));
+        let out = dir.path().join("big.bin");
+        let m = std::process::Command::new("mcopy").arg("-i").arg(&path).arg("::/big.bin").arg(&out).output().expect("mcopy (mtools) runs");
+        assert!(m.status.success(), "mcopy: {}", String::from_utf8_lossy(&m.stderr));
+        assert!(std::fs::read(&out).unwrap() == big, "the file read back differs");
+    }
 
     #[test]
     fn short_names_follow_the_windows_pattern() {
