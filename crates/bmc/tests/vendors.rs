@@ -308,8 +308,22 @@ fn tls_self_signed_bmc_is_refused_by_default_with_what_to_do() {
         panic!("connected to an untrusted BMC")
     };
     assert_eq!(e.step, "log in");
-    assert!(e.message.contains("set bmc.ca_file or bmc.fingerprint"), "{e}");
+    assert!(e.message.contains("set bmc.ca_file (the CA that signed it) or bmc.fingerprint"), "{e}");
+    assert!(!e.message.contains("tried"), "a certificate failure is not retried: {e}");
     assert_eq!(bmc.record().requests.len(), 0, "nothing was sent, least of all the password");
+}
+
+#[test]
+fn tls_ca_file_that_does_not_verify_says_so_and_is_not_retried() {
+    // The CA file holds another BMC's certificate: the hint must not be "set bmc.ca_file".
+    let (bmc, other) = (MockBmc::start_tls(Shape::Generic, "root", PASSWORD), MockBmc::start_tls(Shape::Generic, "root", PASSWORD));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("other.pem");
+    std::fs::write(&ca, other.cert_pem()).unwrap();
+    let Err(e) = Driver::connect(&tls_target(&bmc, Tls::Verify { ca_file: Some(ca.clone()) }), &fast()) else { panic!("connected") };
+    assert!(e.message.contains(&format!("bmc.ca_file {} does not verify it", ca.display())), "{e}");
+    assert!(e.message.contains("pin it with bmc.fingerprint"), "{e}");
+    assert!(!e.message.contains("set bmc.ca_file") && !e.message.contains("tried"), "{e}");
 }
 
 #[test]

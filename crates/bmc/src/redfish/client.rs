@@ -50,6 +50,8 @@ pub struct Client {
     password: Secret,
     auth: Auth,
     timing: Timing,
+    /// The CA file trusted, if any (for what a certificate failure says).
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl Client {
@@ -65,7 +67,18 @@ impl Client {
             .tls_config(Arc::new(tls_config(tls)?))
             .build();
         let mut c =
-            Client { agent, base, username: username.to_string(), password: password.clone(), auth: Auth::None, timing: timing.clone() };
+            Client {
+                agent,
+                base,
+                username: username.to_string(),
+                password: password.clone(),
+                auth: Auth::None,
+                timing: timing.clone(),
+                ca_file: match tls {
+                    Tls::Verify { ca_file } => ca_file.clone(),
+                    _ => None,
+                },
+            };
         // The service root is public by the standard; some services (sushy-tools with an auth
         // file) want credentials for it too.
         let root = match c.get("/redfish/v1/") {
@@ -173,6 +186,8 @@ impl Client {
         loop {
             let last = attempt >= self.timing.attempts;
             let wait = match self.once(method, path, body) {
+                // A certificate that is not trusted now will not be trusted in a second either.
+                Err(Failure::Transport(e)) if e.starts_with(CERTIFICATE) => return Err(e),
                 Err(Failure::Transport(e)) => {
                     if last {
                         return Err(format!("{e} (tried {attempt} times)"));
@@ -245,7 +260,9 @@ impl Client {
         let resp = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => return Err(Failure::Transport(describe_transport(&t, self.timing.request))),
+            Err(ureq::Error::Transport(t)) => {
+                return Err(Failure::Transport(describe_transport(&t, self.timing.request, self.ca_file.as_deref())))
+            }
         };
         let status = resp.status();
         let headers: Vec<(String, String)> =
@@ -293,17 +310,33 @@ enum Failure {
     Transport(String),
 }
 
-fn describe_transport(t: &ureq::Transport, timeout: Duration) -> String {
+/// How a failure of the BMC's certificate starts: such failures are not retried.
+const CERTIFICATE: &str = "the BMC's certificate";
+
+fn describe_transport(t: &ureq::Transport, timeout: Duration, ca_file: Option<&std::path::Path>) -> String {
     use std::error::Error;
     let text = t.to_string();
     let cause = t.source().map(|e| e.to_string()).unwrap_or_else(|| t.message().unwrap_or("").to_string());
     if text.contains("timed out") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
         return format!("no answer within {} s", timeout.as_secs_f64());
     }
-    if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
-        return format!(
-            "{cause}; the BMC's certificate is not trusted: set bmc.ca_file or bmc.fingerprint in the inventory (or pass --insecure)"
-        );
+    if text.contains("invalid peer certificate") || text.contains("UnknownIssuer") || text.contains("fingerprint") {
+        let what = if text.contains("NotValidForName") {
+            "is not made out for the address in the inventory"
+        } else if text.contains("Expired") || text.contains("NotValidYet") {
+            "is outside its validity dates (or the clock is wrong)"
+        } else {
+            "is not trusted"
+        };
+        let fix = match ca_file {
+            _ if text.contains("fingerprint") => "check bmc.fingerprint against the BMC's certificate (openssl s_client -connect ADDRESS:443 | openssl x509 -noout -fingerprint -sha256)".to_string(),
+            Some(f) => format!(
+                "bmc.ca_file {} does not verify it; a BMC's own self-signed certificate is no CA and is not accepted as one: pin it with bmc.fingerprint instead (its SHA-256; then bmc.ca_file is not needed)",
+                f.display()
+            ),
+            None => "set bmc.ca_file (the CA that signed it) or bmc.fingerprint (a self-signed certificate's SHA-256) in the inventory, or pass --insecure".to_string(),
+        };
+        return format!("{CERTIFICATE} {what} ({cause}): {fix}");
     }
     match t.kind() {
         ureq::ErrorKind::Dns => format!("cannot resolve the BMC's name ({cause})"),
