@@ -9,6 +9,7 @@
 mod bench;
 mod deps;
 mod e2e;
+mod fuzz;
 mod serve_bench;
 mod squashfs;
 
@@ -55,6 +56,16 @@ enum Task {
         /// Recipe to plan.
         #[arg(default_value = "debian12")]
         recipe: String,
+    },
+    /// Fuzz every parser (recipe and inventory YAML, SSH keys, ISO reader, `serve`, Redfish
+    /// client) for --seconds each, on the stable toolchain; fails on a panic, a slow input or a
+    /// process that dies.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only the targets whose names contain this.
+        target: Option<String>,
     },
     /// Benchmarks against the peer tools, printed as a table.
     Bench {
@@ -115,6 +126,7 @@ fn main() -> Result<()> {
             run(Command::new(&bin).args(["build", &recipe]))?;
             run(Command::new(&bin).args(["try", &recipe]))
         }
+        Task::Fuzz { seconds, target } => fuzz::fuzz(seconds, target.as_deref()),
         Task::Bench { what } => bench::run(what),
         Task::BenchSquashfsChild { writer, tree, out, level } => squashfs::child(&writer, &tree, &out, level),
         Task::Completions { dir } => {

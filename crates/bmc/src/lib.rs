@@ -269,9 +269,9 @@ pub struct BootReport {
 /// A connection to one node's BMC, whichever protocol it speaks.
 pub enum Driver {
     /// Redfish.
-    Redfish(redfish::Redfish),
+    Redfish(Box<redfish::Redfish>),
     /// IPMI.
-    Ipmi(ipmi::Ipmi),
+    Ipmi(Box<ipmi::Ipmi>),
 }
 
 impl Driver {
@@ -279,8 +279,8 @@ impl Driver {
     /// media slots; IPMI: nothing to do until the first command).
     pub fn connect(target: &Target, timing: &Timing) -> Result<Driver, BmcError> {
         Ok(match target.protocol {
-            Protocol::Redfish => Driver::Redfish(redfish::Redfish::connect(target, timing)?),
-            Protocol::Ipmi => Driver::Ipmi(ipmi::Ipmi::new(target, timing)),
+            Protocol::Redfish => Driver::Redfish(Box::new(redfish::Redfish::connect(target, timing)?)),
+            Protocol::Ipmi => Driver::Ipmi(Box::new(ipmi::Ipmi::new(target, timing))),
         })
     }
 

@@ -277,7 +277,10 @@ mod tests {
     #[test]
     fn volumes_above_32_mib_are_whole() {
         let big: Vec<u8> = (0..40u32 << 20).map(|i| (i % 251) as u8).collect();
-        let files = [FatFile { name: "user-data".into(), data: b"#cloud-config\n".to_vec() }, FatFile { name: "big.bin".into(), data: big.clone() }];
+        let files = [
+            FatFile { name: "user-data".into(), data: b"#cloud-config\n".to_vec() },
+            FatFile { name: "big.bin".into(), data: big.clone() },
+        ];
         let img = write_fat(&files, &FatOptions { label: "CIDATA".into(), serial: 7, date: (2024, 1, 1, 0, 0, 0) }).unwrap();
         assert!(img.len() > 40 << 20);
         let dir = tempfile::tempdir().unwrap();

@@ -85,7 +85,10 @@ pub fn parse_public_key(line: &str) -> Result<SshKey, (String, String)> {
         return Err((format!("the {kind} key {what} (truncated or altered?)"), "copy the key again from its .pub file".into()));
     }
     if !r.0.is_empty() {
-        return Err((format!("the {kind} key has {} bytes too many after its data", r.0.len()), "copy the key again from its .pub file".into()));
+        return Err((
+            format!("the {kind} key has {} bytes too many after its data", r.0.len()),
+            "copy the key again from its .pub file".into(),
+        ));
     }
     Ok(SshKey { kind: kind.into(), blob: blob.into(), comment })
 }
@@ -205,7 +208,10 @@ mod tests {
         for good in [
             format!("ssh-rsa {} k", blob(&[b"ssh-rsa", &[1, 0, 1], &n])),
             format!("ecdsa-sha2-nistp521 {}", blob(&[b"ecdsa-sha2-nistp521", b"nistp521", &[4; 133]])),
-            format!("sk-ecdsa-sha2-nistp256@openssh.com {}", blob(&[b"sk-ecdsa-sha2-nistp256@openssh.com", b"nistp256", &[4; 65], b"ssh:"])),
+            format!(
+                "sk-ecdsa-sha2-nistp256@openssh.com {}",
+                blob(&[b"sk-ecdsa-sha2-nistp256@openssh.com", b"nistp256", &[4; 65], b"ssh:"])
+            ),
         ] {
             assert!(parse_public_key(&good).is_ok(), "{good}");
         }

@@ -66,19 +66,18 @@ impl Client {
             .user_agent(concat!("liveboot/", env!("CARGO_PKG_VERSION")))
             .tls_config(Arc::new(tls_config(tls)?))
             .build();
-        let mut c =
-            Client {
-                agent,
-                base,
-                username: username.to_string(),
-                password: password.clone(),
-                auth: Auth::None,
-                timing: timing.clone(),
-                ca_file: match tls {
-                    Tls::Verify { ca_file } => ca_file.clone(),
-                    _ => None,
-                },
-            };
+        let mut c = Client {
+            agent,
+            base,
+            username: username.to_string(),
+            password: password.clone(),
+            auth: Auth::None,
+            timing: timing.clone(),
+            ca_file: match tls {
+                Tls::Verify { ca_file } => ca_file.clone(),
+                _ => None,
+            },
+        };
         // The service root is public by the standard; some services (sushy-tools with an auth
         // file) want credentials for it too.
         let root = match c.get("/redfish/v1/") {
