@@ -444,6 +444,12 @@ fn note_raw(text: &str) {
 pub fn run(cli: Cli) -> Result<(), Failure> {
     // "-C ." is the default: keep paths in messages short ("recipes/x.yaml", not "./recipes/x.yaml").
     let project = Project::new(if cli.project == Path::new(".") { Path::new("") } else { &cli.project });
+    if std::env::var_os(liveboot_yaml::ALLOW_OUTSIDE).is_some_and(|v| v == "1") {
+        note!(
+            "warning: {}=1: recipes and inventories may name files anywhere on this machine, and what they name goes into images and seeds",
+            liveboot_yaml::ALLOW_OUTSIDE
+        );
+    }
     match cli.command {
         Command::Plan(a) => {
             let (_, p) = liveboot_ops::build::plan_recipe(&project, &a.recipe, a.source_date_epoch).map_err(Failure::input)?;

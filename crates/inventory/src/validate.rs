@@ -81,6 +81,8 @@ fn bmc_address_ok(a: &str) -> bool {
 
 pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<Inventory, Diagnostics> {
     let mut problems: Vec<Diagnostic> = Vec::new();
+    // Files the inventory names (vendor data, key files) lie in its own folder.
+    let home = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     macro_rules! p {
         ($path:expr, $m:expr, $h:expr $(,)?) => {
             problems.push(at(tree, $path, $m, $h))
@@ -250,6 +252,8 @@ pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<I
                     format!("vendor-data file '{v}' not found ({} does not exist)", resolved.display()),
                     "fix the path; it is taken from the inventory's folder"
                 );
+            } else if let Some((m, h)) = liveboot_yaml::outside(&resolved, &home, "vendor-data file") {
+                p!(path!["nodes", n, "vendor_data"], m, &h);
             }
         }
     }
@@ -269,6 +273,10 @@ pub(crate) fn validate(file: &Path, tree: &Node, raw: InventoryFile) -> Result<I
         for (i, f) in s.ssh_key_files.iter().enumerate() {
             let span = &tree.locate(path!["slices", sn, "ssh_key_files", i]).span;
             let resolved = span.resolve(f);
+            if let Some((m, h)) = resolved.exists().then(|| liveboot_yaml::outside(&resolved, &home, "key file")).flatten() {
+                p!(path!["slices", sn, "ssh_key_files", i], m, &h);
+                continue;
+            }
             match liveboot_yaml::read_bounded(&resolved, 1 << 20) {
                 Err(e) => p!(
                     path!["slices", sn, "ssh_key_files", i],

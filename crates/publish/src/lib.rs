@@ -112,17 +112,24 @@ pub fn place(src: &Path, dest: &Path) -> std::io::Result<()> {
     }
     let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
-    let tmp: PathBuf = parent.join(format!(".tmp-{}-{}", dest.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    // A hard link shares the source's permissions: only link what everyone may read already,
-    // copy the rest (never chmod the caller's file).
+    // The temporary name is unpredictable and created exclusively (a link or copy never goes
+    // through something another user put there in a shared folder). A hard link shares the
+    // source's permissions: only link what everyone may read already, copy the rest (never
+    // chmod the caller's file).
     let readable = std::fs::metadata(src)?.mode() & 0o044 == 0o044;
-    if !readable || std::fs::hard_link(src, &tmp).is_err() {
-        std::fs::copy(src, &tmp)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-    }
-    std::fs::rename(&tmp, dest)
+    let linked =
+        if readable { tempfile::Builder::new().prefix(".tmp-").make_in(parent, |p| std::fs::hard_link(src, p)).ok() } else { None };
+    let tmp = match linked {
+        Some(t) => t.into_temp_path(),
+        None => {
+            let mut t = tempfile::Builder::new().prefix(".tmp-").tempfile_in(parent)?;
+            std::io::copy(&mut std::fs::File::open(src)?, t.as_file_mut())?;
+            t.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+            t.as_file().sync_all()?;
+            t.into_temp_path()
+        }
+    };
+    tmp.persist(dest).map_err(|e| e.error)
 }
 
 /// Writes files atomically as one batch: every file goes to a temporary file beside its final

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use liveboot_yaml::{closest, Diagnostic, Diagnostics, Node, PathSeg};
+use liveboot_yaml::{closest, outside, Diagnostic, Diagnostics, Node, PathSeg};
 
 use crate::family::Family;
 use crate::{Loader, Recipe, RecipeSpec, Registry};
@@ -19,6 +19,20 @@ pub(crate) use key_path;
 pub struct Check<'a> {
     tree: &'a Node,
     problems: Vec<Diagnostic>,
+    /// The folder every file a recipe names must lie in (see [`project_of`]).
+    project: PathBuf,
+}
+
+/// The project of a recipe file: the folder holding its `recipes/` folder, or its own folder
+/// when it lies elsewhere.
+pub fn project_of(recipe_file: &Path) -> PathBuf {
+    let dir = recipe_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let project = if dir.file_name().is_some_and(|n| n == "recipes") { dir.parent().unwrap_or(dir) } else { dir };
+    if project.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        project.to_path_buf()
+    }
 }
 
 impl Check<'_> {
@@ -38,6 +52,8 @@ impl Check<'_> {
                 format!("{what} '{written}' not found ({} does not exist)", resolved.display()),
                 "fix the path; relative paths are taken from the folder of the file that names them",
             );
+        } else if let Some((message, help)) = outside(&resolved, &self.project.clone(), what) {
+            self.at(path, message, help);
         }
     }
 
@@ -90,7 +106,7 @@ pub(crate) fn validate(
     tree: Node,
     registry: &Registry,
 ) -> Result<Recipe, Diagnostics> {
-    let mut c = Check { tree: &tree, problems: Vec::new() };
+    let mut c = Check { tree: &tree, problems: Vec::new(), project: project_of(file) };
     common(&spec, file, &mut c);
 
     let family = registry.family(&spec.distro.family).cloned();
@@ -132,7 +148,7 @@ pub(crate) fn validate(
     let Some(family) = family else { return Err(Diagnostics(problems)) };
     let recipe = Recipe { spec, family, outputs, file: file.to_path_buf(), extends, tree };
     if recipe.family.sources().contains(&recipe.spec.source.kind()) {
-        let mut c = Check { tree: &recipe.tree, problems: Vec::new() };
+        let mut c = Check { tree: &recipe.tree, problems: Vec::new(), project: project_of(file) };
         recipe.family.validate(&recipe, &mut c);
         problems.extend(c.problems);
     }

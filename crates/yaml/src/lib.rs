@@ -32,6 +32,27 @@ pub fn load_file(path: &Path) -> Result<Node, Diagnostic> {
 /// MiB).
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
+/// The environment variable that lets recipes and inventories name files outside their project
+/// (a recipe or inventory from elsewhere could otherwise put `/etc/shadow` into a published
+/// image or seed).
+pub const ALLOW_OUTSIDE: &str = "LIVEBOOT_ALLOW_OUTSIDE_PROJECT";
+
+/// When `path` (which exists) lies outside `root` after following symbolic links, the problem
+/// and its fix; none when it lies inside, or when the user allowed it ([`ALLOW_OUTSIDE`]` =1`,
+/// which the command line announces on every run).
+pub fn outside(path: &Path, root: &Path, what: &str) -> Option<(String, String)> {
+    let real = path.canonicalize().ok()?;
+    if real.starts_with(root.canonicalize().unwrap_or_else(|_| root.to_path_buf()))
+        || std::env::var_os(ALLOW_OUTSIDE).is_some_and(|v| v == "1")
+    {
+        return None;
+    }
+    Some((
+        format!("{what} {} lies outside {}, where the files it names must lie (links followed)", real.display(), root.display()),
+        format!("copy it into {}; or, if you mean it, run with {ALLOW_OUTSIDE}=1", root.display()),
+    ))
+}
+
 /// Reads a regular text file of at most `max` bytes. A FIFO, a device or a folder is refused
 /// before it is opened (reading `/dev/zero` or a FIFO would never end), a larger file is refused
 /// without reading more than `max + 1` bytes.
