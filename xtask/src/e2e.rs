@@ -23,9 +23,11 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
     "b2_boots_uefi_from_cd",
     "b3_boots_as_a_usb_disk",
     "b4_boots_with_secure_boot_from_cd",
+    "b7_the_copy_to_ram_entry_runs_without_its_medium",
     "f1_dracut_boots_bios_from_cd",
     "f3_dracut_boots_as_a_usb_disk",
     "f4_dracut_boots_over_the_network_through_ipxe",
+    "f5_dracut_copy_to_ram_entry_runs_without_its_medium_under_secure_boot",
     "p2_boots_bios_through_ipxe",
     "p3_boots_uefi_with_secure_boot_through_shim_and_grub",
 ];

@@ -51,7 +51,7 @@ pub enum Command {
     /// host name, runs the --exec commands, then powers the machine off. KVM is used when it
     /// really works on this host (probed once, then remembered), else TCG.
     #[command(
-        after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try debian12 --secure-boot\n  liveboot try debian12 --pxe uefi --secure-boot\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
+        after_help = "Examples:\n  liveboot try debian12\n  liveboot try debian12 --uefi --usb\n  liveboot try debian12 --secure-boot\n  liveboot try debian12 --pxe uefi --secure-boot\n  liveboot try debian12 --to-ram\n  liveboot try out/debian12/debian12.iso --exec 'getcap /usr/bin/ping' --json"
     )]
     Try(TryArgs),
     /// Serve a folder over HTTP/1.1 (GET, HEAD, Range, ETag) for BMCs and netbooting nodes.
@@ -221,6 +221,10 @@ pub struct TryArgs {
     /// The NIC's MAC address for --pxe [default: one per run].
     #[arg(long, value_name = "MAC", requires = "pxe")]
     pub mac: Option<String>,
+    /// Boot the menu's copy-to-RAM entry, take the medium away once SSH answers (as a BMC's
+    /// eject does) and check that the system still reads its whole root.
+    #[arg(long, conflicts_with = "pxe")]
+    pub to_ram: bool,
     /// Accelerator: auto (KVM when it works here, else TCG), kvm or tcg.
     #[arg(long, value_enum, default_value_t = AccelArg::Auto)]
     pub accel: AccelArg,
@@ -644,6 +648,7 @@ fn try_image(project: &Project, a: TryArgs) -> Result<(), Failure> {
             (None, false) => TryMedium::Image(Medium::Cd),
         },
         mac: a.mac,
+        to_ram: a.to_ram,
         accel: match a.accel {
             AccelArg::Kvm => Some(Accel::Kvm),
             AccelArg::Tcg => Some(Accel::Tcg),

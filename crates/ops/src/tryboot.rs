@@ -60,6 +60,9 @@ pub struct TrySettings {
     pub medium: TryMedium,
     /// The NIC's MAC address for a network boot [default: one made from the run's folder].
     pub mac: Option<String>,
+    /// Boot the menu's copy-to-RAM entry (typed on the serial console), take the medium away
+    /// once SSH answers, and check the system still reads its whole root.
+    pub to_ram: bool,
     /// KVM or TCG; `None` probes (once per host kernel and QEMU version).
     pub accel: Option<Accel>,
     /// How long to wait for SSH.
@@ -83,6 +86,8 @@ pub struct TryResult {
     pub accel: Accel,
     /// Seconds from QEMU's start until an SSH command worked.
     pub time_to_ssh_seconds: f64,
+    /// Whether the copy-to-RAM entry was booted and the medium taken away after SSH answered.
+    pub to_ram: bool,
     /// The guest's host name (the seed's, when cloud-init worked).
     pub hostname: String,
     /// `status: done`, or what cloud-init said.
@@ -233,6 +238,21 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
     };
     progress(Event::Note(format!("booting {} ({:?}, {}, {:?})", image.display(), spec.firmware, s.medium.name(), accel)));
     let mut vm = liveboot_qemu::start(&runner, &spec)?;
+    let removable = match (&spec.boot, s.to_ram) {
+        (TryBoot::Image { medium, .. }, true) => Some(*medium),
+        (TryBoot::Network { .. }, true) => {
+            return Err("--to-ram is for a CD or USB boot (a network boot copies the root to RAM anyway)".into())
+        }
+        (_, false) => None,
+    };
+    if removable.is_some() {
+        // isolinux (BIOS) waits at its `boot:` prompt for a label; GRUB (UEFI) shows its menu,
+        // where the copy-to-RAM entry is the second.
+        let (shown, keys) = if s.firmware == Firmware::Bios { ("boot:", "toram\r") } else { ("copy to RAM", "\x1b[B\r") };
+        vm.type_when(shown, keys, Duration::from_secs(300))
+            .map_err(|e| format!("{e}\n  help: --to-ram needs the copy-to-RAM entry of liveboot's menus (not a remastered ISO's)"))?;
+        progress(Event::Note(format!("chose the copy-to-RAM entry ({})", keys.escape_debug())));
+    }
     let ssh = liveboot_qemu::Ssh { key, user: "root".into(), port: vm.ssh_port };
     let waited = match vm.wait_for_ssh(&runner, &ssh, s.timeout) {
         Ok(t) => t,
@@ -243,6 +263,27 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
     };
     progress(Event::Note(format!("SSH answered after {:.1} s", waited.as_secs_f64())));
     let remote = |cmd: &str, secs: u64| runner.run(&ssh.command(cmd, Duration::from_secs(secs)));
+    let mut problems = Vec::new();
+    if let Some(medium) = removable {
+        vm.remove_medium(medium)?;
+        progress(Event::Note("took the live medium away; reading the whole root".into()));
+        // Every file of the root read after the medium went: a root still on the medium fails
+        // here with I/O errors (squashfs errors in the kernel log).
+        let read =
+            remote("tar -cf - --one-file-system / 2>/dev/null | wc -c; dmesg | grep -ci -e 'squashfs error' -e 'i/o error' || true", 900);
+        match read {
+            Ok(o) => {
+                let text = o.stdout_text();
+                let mut lines = text.lines();
+                let bytes: u64 = lines.next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+                let errors: u64 = lines.next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+                if bytes < 100 << 20 || errors > 0 {
+                    problems.push(format!("after the medium went, the root read {bytes} bytes with {errors} I/O errors in the kernel log"));
+                }
+            }
+            Err(e) => problems.push(format!("after the medium went, reading the root failed: {e}")),
+        }
+    }
     // `status --long` says which module failed; it exits non-zero then, and its output is kept.
     let cloud_init = match remote("cloud-init status --wait --long", 900) {
         Ok(Output { stdout, .. }) | Err(RunError::Failed { stdout, .. }) => {
@@ -266,7 +307,6 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
         commands.push(TryCommand { command: c.clone(), ok, output });
     }
     vm.shutdown(&runner, &ssh, Duration::from_secs(60));
-    let mut problems = Vec::new();
     if cloud_init != "status: done" {
         problems.push(format!("cloud-init did not finish cleanly ({cloud_init})"));
     }
@@ -282,6 +322,7 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
         medium: s.medium.name(),
         accel,
         time_to_ssh_seconds: tenths(waited.as_secs_f64()),
+        to_ram: removable.is_some(),
         hostname: got_hostname,
         cloud_init,
         commands,

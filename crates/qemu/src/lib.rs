@@ -201,6 +201,9 @@ pub struct Vm {
     pub serial_log: PathBuf,
     /// When QEMU started.
     pub started: Instant,
+    /// Sockets of the serial console's input and of QEMU's monitor (a short path: socket paths
+    /// are limited to 107 bytes).
+    sockets: tempfile::TempDir,
 }
 
 /// Starts the machine.
@@ -208,6 +211,8 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
     std::fs::create_dir_all(&spec.work).map_err(|e| format!("cannot create {}: {e}", spec.work.display()))?;
     let port = liveboot_runner::local::free_port().map_err(|e| format!("no free loopback port: {e}"))?;
     let serial_log = spec.work.join("serial.log");
+    let sockets =
+        tempfile::Builder::new().prefix("lbvm-").tempdir().map_err(|e| format!("cannot create a folder for QEMU's sockets: {e}"))?;
     // Secure Boot needs SMM, and the variable store writable only from it.
     let machine = if spec.firmware == Firmware::UefiSecureBoot { "q35,smm=on" } else { "q35" };
     let mut cmd = Cmd::new("qemu-system-x86_64")
@@ -215,8 +220,12 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
         .arg("-m")
         .arg(spec.memory_mib.to_string())
         .args(["-nodefaults", "-no-user-config", "-display", "none"])
-        .arg("-serial")
-        .arg(format!("file:{}", serial_log.display()))
+        // The serial console: written to the log, and a socket to type into (boot menus).
+        .arg("-chardev")
+        .arg(format!("socket,id=ser0,path={},server=on,wait=off,logfile={}", sockets.path().join("serial").display(), serial_log.display()))
+        .args(["-serial", "chardev:ser0"])
+        .arg("-monitor")
+        .arg(format!("unix:{},server=on,wait=off", sockets.path().join("monitor").display()))
         .arg("-netdev")
         .arg(match &spec.boot {
             // QEMU's option syntax doubles a comma inside a value.
@@ -261,7 +270,7 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
             .args(["-device", "qemu-xhci,id=xhci"])
             .arg("-drive")
             .arg(format!("if=none,id=live,format=raw,snapshot=on,file={}", path.display()))
-            .args(["-device", "usb-storage,bus=xhci.0,drive=live,removable=on,bootindex=1"]),
+            .args(["-device", "usb-storage,id=livedev,bus=xhci.0,drive=live,removable=on,bootindex=1"]),
         Boot::Network { .. } => cmd,
     };
     if let Some(seed) = &spec.seed {
@@ -271,7 +280,7 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
             .args(["-device", "ide-cd,drive=seed,bus=ide.1"]);
     }
     let qemu = runner.spawn(&cmd, &spec.work.join("qemu.log")).map_err(|e| e.to_string())?;
-    Ok(Vm { qemu, ssh_port: port, serial_log, started: Instant::now() })
+    Ok(Vm { qemu, ssh_port: port, serial_log, started: Instant::now(), sockets })
 }
 
 /// How to reach the guest over SSH.
@@ -312,6 +321,61 @@ impl Ssh {
 }
 
 impl Vm {
+    /// Waits until the serial console has shown `text` (a boot menu), then types `keys` on it.
+    pub fn type_when(&mut self, text: &str, keys: &str, timeout: Duration) -> Result<(), String> {
+        let log = self.serial_log.display().to_string();
+        liveboot_runner::poll(timeout, Duration::from_millis(100), || {
+            if let Some(status) = self.qemu.try_wait() {
+                return Err(Retry::Stop(format!("QEMU exited ({status}) before the console showed {text:?}; see {log}")));
+            }
+            let seen = std::fs::read(&self.serial_log).unwrap_or_default();
+            if String::from_utf8_lossy(&seen).contains(text) {
+                Ok(())
+            } else {
+                Err(Retry::Again(String::new()))
+            }
+        })
+        .map_err(|r| match r {
+            Retry::Stop(e) => e,
+            Retry::Again(_) => format!("the console did not show {text:?} within {} s; see {log}", timeout.as_secs()),
+        })?;
+        let mut s = std::os::unix::net::UnixStream::connect(self.sockets.path().join("serial"))
+            .map_err(|e| format!("QEMU's serial socket: {e}"))?;
+        // One key at a time, as a person types: loaders read the console byte by byte and some
+        // drop what arrives in a burst.
+        for b in keys.bytes() {
+            std::io::Write::write_all(&mut s, &[b]).map_err(|e| format!("typing on the serial console: {e}"))?;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Takes the live medium away, as a BMC's virtual media eject does: the CD is ejected, the
+    /// USB stick unplugged.
+    pub fn remove_medium(&self, medium: Medium) -> Result<(), String> {
+        let said = match medium {
+            Medium::Cd => self.monitor("eject -f live")?,
+            Medium::Usb => self.monitor("device_del livedev")?,
+        };
+        if said.contains("rror") {
+            return Err(format!("QEMU did not take the medium away: {}", said.trim()));
+        }
+        Ok(())
+    }
+
+    /// Runs a command of QEMU's monitor (`eject -f live`); returns what it printed.
+    pub fn monitor(&self, command: &str) -> Result<String, String> {
+        use std::io::{Read, Write};
+        let mut s =
+            std::os::unix::net::UnixStream::connect(self.sockets.path().join("monitor")).map_err(|e| format!("QEMU's monitor: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
+        s.write_all(format!("{command}\n").as_bytes()).map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_millis(500));
+        let mut out = vec![0u8; 65536];
+        let n = s.read(&mut out).unwrap_or(0);
+        Ok(String::from_utf8_lossy(&out[..n]).into_owned())
+    }
+
     /// Waits until a real SSH command succeeds (QEMU's user network answers TCP connects long
     /// before the guest does). Fails early when QEMU exits.
     pub fn wait_for_ssh(&mut self, runner: &Runner, ssh: &Ssh, timeout: Duration) -> Result<Duration, String> {

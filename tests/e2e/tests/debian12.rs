@@ -92,6 +92,18 @@ fn b5_boots_with_secure_boot_as_a_usb_disk() {
 
 #[test]
 #[ignore = "slow: cargo xtask e2e"]
+fn b7_the_copy_to_ram_entry_runs_without_its_medium() {
+    // isolinux's `toram` entry typed at its prompt; `try --to-ram` ejects the CD once SSH
+    // answers and reads the whole root (and fails on any I/O error).
+    let (_, out) = ensure_built();
+    let v = try_boot(&out.join("debian12/debian12.iso"), &["--to-ram", "--exec", "cat /proc/cmdline"]);
+    assert_eq!(v["to_ram"], true, "{v}");
+    let cmdline = v["commands"][1]["output"].as_str().unwrap();
+    assert!(cmdline.split_whitespace().any(|a| a == "toram"), "{cmdline}");
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
 fn b6_secure_boot_refuses_the_unsigned_loader() {
     let (cache, _) = ensure_built();
     // The same recipe with `secure_boot: false` (GRUB from grub-mkimage, unsigned): the

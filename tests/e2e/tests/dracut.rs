@@ -51,3 +51,16 @@ fn f4_dracut_boots_over_the_network_through_ipxe() {
     assert!(cmdline.contains("root=live:http://10.0.2.2:") && cmdline.contains("/squashfs.img"), "{cmdline}");
     println!("time to SSH ({} {}): {} s", v["firmware"], v["medium"], v["time_to_ssh_seconds"]);
 }
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn f5_dracut_copy_to_ram_entry_runs_without_its_medium_under_secure_boot() {
+    // GRUB's second entry (rd.live.ram=1) chosen on the serial console; the CD ejected once SSH
+    // answers, then the whole root read.
+    let (_, out) = ensure_built_apart("debian12-dracut");
+    let iso = out.join("debian12-dracut/debian12-dracut.iso");
+    let v = try_boot(&iso, &["--secure-boot", "--to-ram", "--exec", "cat /proc/cmdline"]);
+    assert_eq!(v["to_ram"], true, "{v}");
+    let cmdline = v["commands"][1]["output"].as_str().unwrap();
+    assert!(cmdline.contains("rd.live.ram=1"), "{cmdline}");
+}
