@@ -52,8 +52,9 @@ pub fn publish(src: &Path, dir: &Path) -> std::io::Result<Published> {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
     }
     std::fs::create_dir_all(dir)?;
+    remove_stale_temporaries(dir);
     // A private temporary file of unpredictable name, created exclusively (no link to follow).
-    let tmp = tempfile::Builder::new().prefix(".liveboot-publish-").tempfile_in(dir)?;
+    let tmp = tempfile::Builder::new().prefix(TMP_PREFIX).tempfile_in(dir)?;
     copy_or_reflink(src, tmp.as_file())?;
     let sha256 = sha256_file(tmp.path())?;
     let bytes = tmp.as_file().metadata()?.len();
@@ -80,6 +81,30 @@ pub fn publish(src: &Path, dir: &Path) -> std::io::Result<Published> {
             Ok(Published { name, sha256, bytes, placed: false })
         }
         Err(e) => Err(e.error),
+    }
+}
+
+/// How publish's temporary files start (hidden: `serve` never serves them).
+const TMP_PREFIX: &str = ".liveboot-publish-";
+
+/// A temporary file untouched this long belongs to a publish that was killed (a running copy
+/// writes to its file all the time; a reflink is done at once).
+const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files of killed publishes (regular files only, named by this module,
+/// untouched for an hour), so that a publish folder does not fill up with them.
+fn remove_stale_temporaries(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let stale = e.file_name().to_string_lossy().starts_with(TMP_PREFIX)
+            && e.metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE);
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -196,6 +221,32 @@ mod tests {
         let c = publish(&private, &out).unwrap();
         assert_eq!(std::fs::metadata(out.join(&c.name)).unwrap().permissions().mode() & 0o777, 0o444, "world-readable, read-only");
         assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[cfg(test)]
+mod stale {
+    use super::*;
+
+    #[test]
+    fn a_killed_publishs_temporary_file_goes_and_a_running_ones_stays() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("pub");
+        std::fs::create_dir_all(&out).unwrap();
+        let (old, new) = (out.join(".liveboot-publish-dead1"), out.join(".liveboot-publish-busy2"));
+        for f in [&old, &new] {
+            std::fs::write(f, b"half an iso").unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options().write(true).open(&old).unwrap().set_modified(two_hours_ago).unwrap();
+        let other = out.join(".htpasswd");
+        std::fs::write(&other, b"x").unwrap();
+        std::fs::File::options().write(true).open(&other).unwrap().set_modified(two_hours_ago).unwrap();
+        let src = d.path().join("a.iso");
+        std::fs::write(&src, b"iso").unwrap();
+        publish(&src, &out).unwrap();
+        assert!(!old.exists(), "the stale temporary file is still there");
+        assert!(new.exists() && other.exists(), "a running publish's file or another file was removed");
     }
 }
 
