@@ -232,8 +232,10 @@ pub fn prune(cache: &Path, out: &Path, dry_run: bool) -> Result<PruneReport, Bui
         clean_stale(cache)?;
     }
     let mut wanted = std::collections::BTreeSet::new();
+    let mut manifests = 0;
     for e in std::fs::read_dir(out).into_iter().flatten().flatten() {
         let Ok(text) = std::fs::read_to_string(e.path().join("manifest.json")) else { continue };
+        manifests += 1;
         let m: Manifest = serde_json::from_str(&text)
             .map_err(|err| BuildError::io("cannot read", &e.path().join("manifest.json"), std::io::Error::other(err)))?;
         // A manifest edited by hand may hold anything: a key too short or not hex names no
@@ -242,6 +244,18 @@ pub fn prune(cache: &Path, out: &Path, dry_run: bool) -> Result<PruneReport, Bui
     }
     let mut report = PruneReport { removed: Vec::new(), kept: Vec::new(), bytes: 0 };
     let mut entries: Vec<_> = std::fs::read_dir(cache.join("stages")).into_iter().flatten().flatten().collect();
+    // No manifest at all is far likelier a mistyped --out than a wish to empty the cache.
+    if manifests == 0 && entries.iter().any(|e| !e.file_name().to_string_lossy().starts_with('.')) {
+        return Err(BuildError {
+            stage: None,
+            message: format!(
+                "no build's manifest.json under {}, so every cached stage would go; nothing removed\n  help: point --out at the folder your builds write to (it holds <recipe>/manifest.json); to empty the cache, remove {}",
+                out.display(),
+                cache.display()
+            ),
+            interrupted: false,
+        });
+    }
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -294,6 +308,10 @@ mod tests {
             "stages": [{ "name": "rootfs", "key": "ab", "ran": true, "inputs": [] }, { "name": "iso", "key": "ééééééééé", "ran": true, "inputs": [] }],
         });
         std::fs::write(out.join("odd/manifest.json"), odd.to_string()).unwrap();
+        // A mistyped --out (no manifest there) removes nothing and says so.
+        let e = prune(&cache, &d.join("ou"), false).unwrap_err();
+        assert!(e.message.contains("no build's manifest.json under") && e.message.contains("help:"), "{e}");
+        assert!(cache.join("stages/rootfs-2222222222222222").exists());
         let dry = prune(&cache, &out, true).unwrap();
         assert_eq!(dry.removed, ["rootfs-2222222222222222"]);
         assert!(cache.join("stages/rootfs-2222222222222222").exists(), "a dry run removed something");
