@@ -700,15 +700,9 @@ fn check(project: &Project, a: CheckArgs) -> Result<(), Failure> {
 }
 
 fn seed(project: &Project, a: SeedArgs) -> Result<(), Failure> {
-    use liveboot_ops::seeds::{select, write_seeds, Selection};
+    use liveboot_ops::seeds::{select, write_seeds};
     let inv = liveboot_inventory::load(&a.inventory).map_err(Failure::input)?;
-    let which = if a.all {
-        Selection::All
-    } else if let Some(s) = a.slice {
-        Selection::Slice(s)
-    } else {
-        Selection::Nodes(a.node)
-    };
+    let which = selection(a.node, a.slice, a.all);
     let nodes = select(&inv, &which).map_err(Failure::input)?;
     let results = write_seeds(project, &inv, &nodes, &a.out, a.format.into()).map_err(Failure::input)?;
     if a.json {
@@ -725,14 +719,7 @@ fn seed(project: &Project, a: SeedArgs) -> Result<(), Failure> {
 
 fn pxe(project: &Project, a: PxeArgs) -> Result<(), Failure> {
     use liveboot_ops::pxe::{BiosLoader, Dhcp, DhcpMode, PxeSettings, Site, UefiLoader};
-    use liveboot_ops::seeds::Selection;
-    let which = if a.all {
-        Selection::All
-    } else if let Some(s) = a.slice {
-        Selection::Slice(s)
-    } else {
-        Selection::Nodes(a.node)
-    };
+    let which = selection(a.node, a.slice, a.all);
     let dhcp = a.dhcp.map(|mode| Dhcp {
         mode: match mode {
             DhcpArg::Full => DhcpMode::Full,
@@ -773,4 +760,14 @@ fn pxe(project: &Project, a: PxeArgs) -> Result<(), Failure> {
         out!("HTTP:    liveboot serve {} --bind <address:port of {}>", r.dir, r.http_url);
     }
     Ok(())
+}
+
+/// The nodes `--node`, `--slice` and `--all` name.
+fn selection(node: Vec<String>, slice: Option<String>, all: bool) -> liveboot_ops::seeds::Selection {
+    use liveboot_ops::seeds::Selection;
+    match (all, slice) {
+        (true, _) => Selection::All,
+        (false, Some(s)) => Selection::Slice(s),
+        (false, None) => Selection::Nodes(node),
+    }
 }
