@@ -19,12 +19,10 @@ pub(crate) use key_path;
 pub struct Check<'a> {
     tree: &'a Node,
     problems: Vec<Diagnostic>,
-    /// The folder every file a recipe names must lie in (see [`project_of`]).
-    project: PathBuf,
 }
 
-/// The project of a recipe file: the folder holding its `recipes/` folder, or its own folder
-/// when it lies elsewhere.
+/// The project of a recipe or fragment file: the folder holding its `recipes/` folder, or its
+/// own folder when it lies elsewhere. The files a file names must lie in its project.
 pub fn project_of(recipe_file: &Path) -> PathBuf {
     let dir = recipe_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let project = if dir.file_name().is_some_and(|n| n == "recipes") { dir.parent().unwrap_or(dir) } else { dir };
@@ -44,7 +42,8 @@ impl Check<'_> {
 
     /// A file named in the recipe must exist (relative to the file that names it).
     pub fn file_exists(&mut self, path: &[PathSeg], written: &str, what: &str, dir: bool) {
-        let resolved = self.tree.locate(path).span.resolve(written);
+        let span = &self.tree.locate(path).span;
+        let resolved = span.resolve(written);
         let ok = if dir { resolved.is_dir() } else { resolved.is_file() };
         if !ok {
             self.at(
@@ -52,7 +51,9 @@ impl Check<'_> {
                 format!("{what} '{written}' not found ({} does not exist)", resolved.display()),
                 "fix the path; relative paths are taken from the folder of the file that names them",
             );
-        } else if let Some((message, help)) = outside(&resolved, &self.project.clone(), what) {
+        } else if let Some((message, help)) = outside(&resolved, &project_of(&span.file), what) {
+            // The project of the file that names it: a fragment that `extends:` brings in from
+            // its own project may name that project's files.
             self.at(path, message, help);
         }
     }
@@ -106,7 +107,7 @@ pub(crate) fn validate(
     tree: Node,
     registry: &Registry,
 ) -> Result<Recipe, Diagnostics> {
-    let mut c = Check { tree: &tree, problems: Vec::new(), project: project_of(file) };
+    let mut c = Check { tree: &tree, problems: Vec::new() };
     common(&spec, file, &mut c);
 
     let family = registry.family(&spec.distro.family).cloned();
@@ -148,7 +149,7 @@ pub(crate) fn validate(
     let Some(family) = family else { return Err(Diagnostics(problems)) };
     let recipe = Recipe { spec, family, outputs, file: file.to_path_buf(), extends, tree };
     if recipe.family.sources().contains(&recipe.spec.source.kind()) {
-        let mut c = Check { tree: &recipe.tree, problems: Vec::new(), project: project_of(file) };
+        let mut c = Check { tree: &recipe.tree, problems: Vec::new() };
         recipe.family.validate(&recipe, &mut c);
         problems.extend(c.problems);
     }

@@ -136,7 +136,7 @@ fn c_a_second_build_reuses_everything_in_under_ten_seconds() {
 
 #[test]
 #[ignore = "slow: cargo xtask e2e"]
-fn d_changing_only_kernel_arguments_reruns_only_menus_and_iso() {
+fn d_changing_only_kernel_arguments_reruns_only_menus_iso_and_bundle() {
     let (cache, _) = ensure_built();
     // The same recipe, written elsewhere, extending the project's fragments, with one more
     // kernel argument.
@@ -148,7 +148,8 @@ fn d_changing_only_kernel_arguments_reruns_only_menus_and_iso() {
     let report = build(&dir.join("debian12.yaml").to_string_lossy(), &cache, &work().join("args-out"));
     let mut r = ran(&report);
     r.sort();
-    assert_eq!(r, ["bootmenu", "iso"], "{report}");
+    // The ISO's menus, the ISO, and the network bundle whose bundle.json carries the arguments.
+    assert_eq!(r, ["bootmenu", "iso", "pxe"], "{report}");
 }
 
 #[test]
