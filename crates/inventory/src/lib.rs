@@ -15,7 +15,7 @@ use liveboot_yaml::{from_node, load_file, merge, Diagnostic, Diagnostics, Node, 
 
 pub use model::*;
 pub use sshkey::{parse_public_key, SshKey};
-pub use validate::parse_fingerprint;
+pub use validate::{is_mac, parse_fingerprint};
 
 /// A loaded, valid inventory.
 #[derive(Debug, Clone)]

@@ -20,7 +20,8 @@ fn is_dns_name(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_label)
 }
 
-fn is_mac(s: &str) -> bool {
+/// A MAC address as inventories write it: six hex pairs separated by `:`.
+pub fn is_mac(s: &str) -> bool {
     let parts: Vec<&str> = s.split(':').collect();
     parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }

@@ -323,7 +323,7 @@ pub fn lay_out(project: &Project, bundle_dir: &Path, dir: &Path, site: &Site, no
     Ok(PxeResult {
         recipe: bundle.recipe,
         dir: dir.display().to_string(),
-        http_url: check_http_url(&site.http_url)?,
+        http_url: site.http_url.trim_end_matches('/').to_string(),
         dnsmasq: site.dhcp.as_ref().map(|_| dir.join("dnsmasq.conf").display().to_string()),
         files,
         nodes,

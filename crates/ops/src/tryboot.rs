@@ -41,9 +41,9 @@ impl TryMedium {
         match self {
             TryMedium::Image(Medium::Cd) => "cd".into(),
             TryMedium::Image(Medium::Usb) => "usb".into(),
-            TryMedium::Pxe(l) => {
-                format!("pxe-{}", serde_json::to_value(l).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
-            }
+            TryMedium::Pxe(PxeLoader::Bios) => "pxe-bios".into(),
+            TryMedium::Pxe(PxeLoader::Ipxe) => "pxe-ipxe".into(),
+            TryMedium::Pxe(PxeLoader::Uefi) => "pxe-uefi".into(),
         }
     }
 }
@@ -159,7 +159,7 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
     let mac = match &s.mac {
         Some(m) => {
             let m = crate::pxe::normal_mac(m);
-            if m.len() != 17 || !m.split(':').all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit())) {
+            if !liveboot_inventory::is_mac(&m) {
                 return Err(format!("--mac '{m}' is not a MAC address\n  help: write six hex bytes: 52:54:00:12:34:56"));
             }
             m

@@ -207,6 +207,13 @@ pub struct Serial {
     pub speed: u32,
 }
 
+impl Serial {
+    /// The port's unit number as loaders count them (`ttyS1` is 1).
+    pub fn unit(&self) -> u32 {
+        self.port.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0)
+    }
+}
+
 /// Firmware kinds.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -74,10 +74,7 @@ impl OutputKind for Iso {
         }
         let recipe = b.recipe;
         let spec = &recipe.spec;
-        let serial = spec.boot.serial.as_ref().map(|s| {
-            let unit: u32 = s.port.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
-            json!({ "unit": unit, "speed": s.speed })
-        });
+        let serial = spec.boot.serial.as_ref().map(|s| json!({ "unit": s.unit(), "speed": s.speed }));
         // The argument that names this very medium (dracut's root=live:UUID=…) comes first.
         let medium: Vec<String> = match root.scheme.medium_arg {
             Some(arg) => vec![arg.replace("{uuid}", &volume_date(b, root)?.uuid())],

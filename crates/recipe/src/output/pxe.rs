@@ -89,11 +89,7 @@ fn describe(b: &Builder, root: &Root, root_name: &str) -> Bundle {
         recipe: spec.name.clone(),
         title: spec.title.clone(),
         timeout: spec.boot.timeout,
-        serial: spec
-            .boot
-            .serial
-            .as_ref()
-            .map(|s| SerialConsole { unit: s.port.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0), speed: s.speed }),
+        serial: spec.boot.serial.as_ref().map(|s| SerialConsole { unit: s.unit(), speed: s.speed }),
         kernel: "vmlinuz".into(),
         initrd: "initrd.img".into(),
         root: root_name.into(),
