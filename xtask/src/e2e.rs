@@ -30,6 +30,7 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
     "f5_dracut_copy_to_ram_entry_runs_without_its_medium_under_secure_boot",
     "p2_boots_bios_through_ipxe",
     "p3_boots_uefi_with_secure_boot_through_shim_and_grub",
+    "p5_boots_uefi_through_ipxe_from_a_proxy_dhcp_beside_the_sites_dhcp_server",
 ];
 
 /// The test binaries, in order.

@@ -152,12 +152,32 @@ fn d_changing_only_kernel_arguments_reruns_only_menus_iso_and_bundle() {
     assert_eq!(r, ["bootmenu", "iso", "pxe"], "{report}");
 }
 
+/// The seed of this run's random choices (stage, delay, signal), printed so that a failure can
+/// be replayed with LIVEBOOT_E2E_SEED; and a generator over it.
+fn random() -> impl FnMut() -> u64 {
+    let seed = std::env::var("LIVEBOOT_E2E_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+    println!("LIVEBOOT_E2E_SEED={seed}");
+    let mut x = seed | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 #[test]
 #[ignore = "slow: cargo xtask e2e"]
-fn e_a_clean_build_in_another_checkout_is_byte_identical_with_the_same_keys() {
+fn e_a_clean_build_in_another_checkout_killed_in_its_root_resumes_byte_identical_with_the_same_keys() {
     let (cache, out) = ensure_built();
     // A second checkout of the same files at another path, built with a clean stage cache
-    // (the downloaded packages shared, so that only the place differs).
+    // (the downloaded packages shared, so that only the place differs). The build is first
+    // killed while it makes the root (mmdebstrap: processes, mounts, a half-made tree), at a
+    // random moment with a random signal, and must leave nothing behind; the resumed build then
+    // makes every stage from scratch.
     let checkout = work().join("elsewhere/second-checkout");
     let _ = std::fs::remove_dir_all(&checkout);
     std::fs::create_dir_all(&checkout).unwrap();
@@ -165,22 +185,27 @@ fn e_a_clean_build_in_another_checkout_is_byte_identical_with_the_same_keys() {
         assert!(Command::new("cp").arg("-a").arg(root().join(d)).arg(&checkout).status().unwrap().success());
     }
     let clean = work().join("cache-clean");
+    let out_clean = work().join("out-clean");
     let _ = std::fs::remove_dir_all(&clean);
     share_packages(&cache, &clean);
-    let report = build_in(&checkout, "debian12", &clean, &work().join("out-clean"));
+    let mut next = random();
+    let signal = if next() % 2 == 0 { libc::SIGINT } else { libc::SIGKILL };
+    interrupt_build(&checkout, &clean, &out_clean, "rootfs", Duration::from_millis(next() % 60_000), signal);
+    assert_clean_after_kill(&clean, &out_clean);
+    let report = build_in(&checkout, "debian12", &clean, &out_clean);
     assert_eq!(ran(&report).len(), report["stages"].as_array().unwrap().len(), "the second cache was not clean");
     let a = std::fs::read(out.join("debian12/debian12.iso")).unwrap();
-    let b = std::fs::read(work().join("out-clean/debian12/debian12.iso")).unwrap();
+    let b = std::fs::read(out_clean.join("debian12/debian12.iso")).unwrap();
     assert!(a == b, "the two ISOs differ ({} and {} bytes)", a.len(), b.len());
     // Every other artifact too: the PXE bundle's kernel, initrd, root image, loaders, bundle.json.
     let sums = |dir: &Path| std::fs::read_to_string(dir.join("debian12/SHA256SUMS")).unwrap();
-    assert_eq!(sums(&out), sums(&work().join("out-clean")), "the two builds' artifacts differ");
+    assert_eq!(sums(&out), sums(&out_clean), "the two builds' artifacts differ");
     assert!(sums(&out).contains("pxe/bundle.json") && sums(&out).contains("pxe/grubx64.efi"), "{}", sums(&out));
     let keys = |m: &serde_json::Value| -> Vec<(String, String)> {
         m["stages"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().into(), s["key"].as_str().unwrap().into())).collect()
     };
     let first = std::fs::read_to_string(out.join("debian12/manifest.json")).unwrap();
-    let second = std::fs::read_to_string(work().join("out-clean/debian12/manifest.json")).unwrap();
+    let second = std::fs::read_to_string(out_clean.join("debian12/manifest.json")).unwrap();
     let (m1, m2): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&first).unwrap(), serde_json::from_str(&second).unwrap());
     assert_eq!(keys(&m1), keys(&m2), "the two checkouts planned different keys");
     for (m, text) in [(&m1, &first), (&m2, &second)] {
@@ -195,10 +220,10 @@ fn e_a_clean_build_in_another_checkout_is_byte_identical_with_the_same_keys() {
 }
 
 /// Starts a clean build, waits until `stage` is running, waits a little more, sends `signal`.
-fn interrupt_build(cache: &Path, out: &Path, stage: &str, delay: Duration, signal: i32) {
+fn interrupt_build(project: &Path, cache: &Path, out: &Path, stage: &str, delay: Duration, signal: i32) {
     let mut child = Command::new(bin())
         .arg("-C")
-        .arg(root())
+        .arg(project)
         .args(["build", "debian12", "--source-date-epoch", EPOCH, "--cache"])
         .arg(cache)
         .arg("--out")
@@ -254,29 +279,26 @@ fn assert_clean_after_kill(cache: &Path, out: &Path) {
 #[test]
 #[ignore = "slow: cargo xtask e2e"]
 fn f_killed_builds_leave_nothing_partial_and_resume() {
-    let (cache, _) = ensure_built();
-    let stages = ["rootfs", "customize", "squashfs", "bootmenu", "efi", "iso", "pxe"];
-    // A different stage and delay each run; the seed is printed so a failure can be replayed.
-    let seed = std::env::var("LIVEBOOT_E2E_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
-    println!("LIVEBOOT_E2E_SEED={seed}");
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let (cache, out) = ensure_built();
+    // A kill while the root is made is test e's; here each signal stops a later stage, chosen at
+    // random, in a cache that holds the finished root (copied from the main cache, so that the
+    // root is not made twice more).
+    let stages = ["customize", "squashfs", "bootmenu", "efi", "iso", "pxe"];
+    let mut next = random();
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("debian12/manifest.json")).unwrap()).unwrap();
+    let key = manifest["stages"].as_array().unwrap().iter().find(|s| s["name"] == "rootfs").unwrap()["key"].as_str().unwrap().to_string();
+    let rootfs = cache.join("stages").join(format!("rootfs-{}", &key[..16]));
+    assert!(rootfs.join(".stage.json").is_file(), "the main cache holds no finished root at {}", rootfs.display());
     for signal in [libc::SIGINT, libc::SIGKILL] {
         let dir = work().join(format!("kill-{signal}"));
         let _ = std::fs::remove_dir_all(&dir);
         let (c, o) = (dir.join("cache"), dir.join("out"));
         share_packages(&cache, &c);
+        std::fs::create_dir_all(c.join("stages")).unwrap();
+        assert!(Command::new("cp").arg("-a").arg(&rootfs).arg(c.join("stages")).status().unwrap().success());
         let stage = stages[(next() % stages.len() as u64) as usize];
         let delay = Duration::from_millis(next() % 1500);
-        interrupt_build(&c, &o, stage, delay, signal);
+        interrupt_build(&root(), &c, &o, stage, delay, signal);
         assert_clean_after_kill(&c, &o);
         let finished: Vec<String> = std::fs::read_dir(c.join("stages"))
             .unwrap()
@@ -289,7 +311,7 @@ fn f_killed_builds_leave_nothing_partial_and_resume() {
             assert!(!ran(&report).contains(f), "stage {f} was complete before the kill but ran again");
         }
         let a = std::fs::read(o.join("debian12/debian12.iso")).unwrap();
-        let b = std::fs::read(main_dirs().1.join("debian12/debian12.iso")).unwrap();
+        let b = std::fs::read(out.join("debian12/debian12.iso")).unwrap();
         assert!(a == b, "the resumed build differs from the clean one");
     }
 }

@@ -6,7 +6,9 @@
 //! firmware's PXE, signed shim and signed network GRUB. Each boot has its own MAC and host name:
 //! the loaders find the seed by MAC. Then for real: a network namespace with a bridge and a tap,
 //! dnsmasq running the config `liveboot pxe` wrote (DHCP and TFTP), `liveboot serve` in the
-//! namespace, and QEMU on the tap.
+//! namespace, and QEMU on the tap: with full DHCP (UEFI, Secure Boot, shim and GRUB), and as
+//! proxy DHCP beside a site's DHCP server in a namespace of its own (UEFI through iPXE's EFI
+//! binary, which then fetches the iPXE script over HTTP).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -103,11 +105,46 @@ fn background(mut cmd: Command, log: &Path) -> Background {
     Background(cmd.stdout(f.try_clone().unwrap()).stderr(f).stdin(Stdio::null()).spawn().unwrap())
 }
 
-#[test]
-#[ignore = "slow: cargo xtask e2e"]
-fn p4_boots_from_the_generated_dnsmasq_config_in_a_network_namespace() {
+/// How a boot from the generated dnsmasq config is set up.
+struct Site {
+    /// Full DHCP from our dnsmasq, or proxy DHCP beside another DHCP server that gives the
+    /// addresses (a second dnsmasq in a namespace of its own, on the same bridge, as a site's
+    /// DHCP server elsewhere on the LAN).
+    proxy: bool,
+    /// UEFI with Secure Boot enforced (Microsoft keys) and the signed shim, or without Secure
+    /// Boot and iPXE's EFI binary (`--uefi ipxe`).
+    secure_boot: bool,
+    /// The node booted: its name in the inventory and its MAC.
+    node: &'static str,
+    mac: &'static str,
+}
+
+/// A namespace for the site's own DHCP server, linked to the test namespace's bridge by a veth
+/// pair; its dnsmasq gives addresses only (10.0.3.2, leases .100-.150).
+fn site_dhcp(ns: &Netns, w: &Path) -> (Netns, Background, PathBuf) {
+    let other = Netns(format!("lbdhcp{}", std::process::id()));
+    ip(&["netns", "add", &other.0]);
+    ip(&["-n", &ns.0, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", &other.0]);
+    ip(&["-n", &ns.0, "link", "set", "veth0", "master", "br0"]);
+    ip(&["-n", &ns.0, "link", "set", "veth0", "up"]);
+    ip(&["-n", &other.0, "addr", "add", "10.0.3.2/24", "dev", "veth1"]);
+    ip(&["-n", &other.0, "link", "set", "veth1", "up"]);
+    let leases = w.join("site-dhcp.leases");
+    let mut d = other.exec("dnsmasq");
+    d.args(["--keep-in-foreground", "--log-facility=-", "--log-dhcp", "--port=0", "--conf-file=/dev/null"])
+        .args(["--interface=veth1", "--bind-interfaces", "--dhcp-range=10.0.3.100,10.0.3.150,1h"])
+        .arg(format!("--dhcp-leasefile={}", leases.display()))
+        .arg(format!("--pid-file={}", w.join("site-dhcp.pid").display()));
+    let server = background(d, &w.join("site-dhcp.log"));
+    (other, server, leases)
+}
+
+/// Lays out the bundle with `liveboot pxe` for two nodes, runs dnsmasq with the config it
+/// wrote (and, for proxy DHCP, the site's DHCP server), `liveboot serve` in the namespace, and
+/// boots QEMU on the tap with the firmware's own PXE (the NIC without iPXE ROM) to SSH.
+fn boot_from_site(site: Site) {
     let (_, out) = ensure_built();
-    let w = work().join("netns");
+    let w = work().join(format!("netns-{}", site.node));
     let _ = std::fs::remove_dir_all(&w);
     std::fs::create_dir_all(&w).unwrap();
     // dnsmasq serves TFTP as `nobody`: the folder must be reachable by everyone, as on a site.
@@ -116,37 +153,27 @@ fn p4_boots_from_the_generated_dnsmasq_config_in_a_network_namespace() {
     let key = w.join("key");
     assert!(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap().success());
     let public = std::fs::read_to_string(w.join("key.pub")).unwrap();
-    let (mac_a, mac_b) = ("52:54:00:e2:00:0a", "52:54:00:e2:00:0b");
     let inventory = w.join("inventory.yaml");
     std::fs::write(
         &inventory,
         format!(
-            "publish: {{base_url: \"http://10.0.3.1:8080/liveboot\", dir: /srv/liveboot}}\ndefaults:\n  bmc: {{protocol: redfish, username: admin, password_env: BMC_PASSWORD}}\nnodes:\n  pxe-a:\n    macs: [\"{mac_a}\"]\n    bmc: {{address: 192.0.2.1}}\n  pxe-b:\n    macs: [\"{mac_b}\"]\n    bmc: {{address: 192.0.2.2}}\nslices:\n  lab:\n    ssh_keys: [\"{}\"]\n    nodes: [pxe-a, pxe-b]\n",
+            "publish: {{base_url: \"http://10.0.3.1:8080/liveboot\", dir: /srv/liveboot}}\ndefaults:\n  bmc: {{protocol: redfish, username: admin, password_env: BMC_PASSWORD}}\nnodes:\n  pxe-a:\n    macs: [\"{MAC_A}\"]\n    bmc: {{address: 192.0.2.1}}\n  pxe-b:\n    macs: [\"{MAC_B}\"]\n    bmc: {{address: 192.0.2.2}}\nslices:\n  lab:\n    ssh_keys: [\"{}\"]\n    nodes: [pxe-a, pxe-b]\n",
             public.trim()
         ),
     )
     .unwrap();
-    let o = liveboot(&[
-        "pxe",
-        "debian12",
-        "--out",
-        &out.to_string_lossy(),
-        "--dir",
-        &netboot.path().to_string_lossy(),
-        "--http-url",
-        "http://10.0.3.1:8080",
-        "--inventory",
-        &inventory.to_string_lossy(),
-        "--slice",
-        "lab",
-        "--dhcp",
-        "full",
-        "--dhcp-range",
-        "10.0.3.100,10.0.3.150,1h",
-        "--interface",
-        "br0",
-        "--json",
-    ]);
+    let (out, dir, inv) = (out.to_string_lossy(), netboot.path().to_string_lossy(), inventory.to_string_lossy());
+    let mut args = vec!["pxe", "debian12", "--out", &out, "--dir", &dir, "--http-url", "http://10.0.3.1:8080", "--inventory", &inv];
+    args.extend(["--slice", "lab", "--interface", "br0", "--json"]);
+    if site.proxy {
+        args.extend(["--dhcp", "proxy", "--dhcp-range", "10.0.3.0"]);
+    } else {
+        args.extend(["--dhcp", "full", "--dhcp-range", "10.0.3.100,10.0.3.150,1h"]);
+    }
+    if !site.secure_boot {
+        args.extend(["--uefi", "ipxe"]);
+    }
+    let o = liveboot(&args);
     assert!(o.status.success(), "liveboot pxe: {}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["nodes"].as_array().unwrap().len(), 2, "{r}");
@@ -154,41 +181,55 @@ fn p4_boots_from_the_generated_dnsmasq_config_in_a_network_namespace() {
     assert!(!std::fs::read_to_string(&conf).unwrap().contains("${"));
 
     let ns = Netns::new();
-    let leases = w.join("dnsmasq.leases");
+    let (_site_ns, _site_dhcp, leases) = if site.proxy {
+        let (n, d, l) = site_dhcp(&ns, &w);
+        (Some(n), Some(d), l)
+    } else {
+        (None, None, w.join("dnsmasq.leases"))
+    };
     let mut dnsmasq = ns.exec("dnsmasq");
-    dnsmasq
-        .arg("--keep-in-foreground")
-        .arg("--log-facility=-")
-        .arg(format!("--conf-file={}", conf.display()))
-        .arg(format!("--dhcp-leasefile={}", leases.display()));
+    dnsmasq.arg("--keep-in-foreground").arg("--log-facility=-").arg(format!("--conf-file={}", conf.display()));
+    if !site.proxy {
+        dnsmasq.arg(format!("--dhcp-leasefile={}", leases.display()));
+    }
     dnsmasq.arg(format!("--pid-file={}", w.join("dnsmasq.pid").display()));
     let _dnsmasq = background(dnsmasq, &w.join("dnsmasq.log"));
     let mut serve = ns.exec(&bin().to_string_lossy());
     serve.arg("serve").arg(netboot.path()).args(["--bind", "10.0.3.1:8080", "--log"]);
     let _serve = background(serve, &w.join("serve.log"));
 
-    // UEFI with Secure Boot enforced, the NIC without iPXE ROM: the firmware's own PXE asks
-    // dnsmasq (client arch 7), gets the signed shim by TFTP, shim the signed GRUB, GRUB its
-    // config, kernel and initrd by TFTP; the initrd fetches the root from `liveboot serve`.
+    // The NIC without iPXE ROM: the firmware's own PXE asks dnsmasq (client arch 7), gets the
+    // signed shim (then shim the signed GRUB, GRUB its config, kernel and initrd by TFTP) or
+    // iPXE's EFI binary (then iPXE the script over HTTP); the initrd fetches the root from
+    // `liveboot serve`.
+    let (code, vars_template) = if site.secure_boot {
+        ("/usr/share/OVMF/OVMF_CODE_4M.ms.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
+    } else {
+        ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd")
+    };
     let vars = w.join("OVMF_VARS.fd");
-    std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.ms.fd", &vars).unwrap();
+    std::fs::copy(vars_template, &vars).unwrap();
     let serial = w.join("serial.log");
     let mut qemu = ns.exec("qemu-system-x86_64");
     qemu.args(["-accel", "tcg", "-machine", "q35,smm=on", "-cpu", "max", "-smp", "2", "-m", "2048"])
-        .args(["-nodefaults", "-no-user-config", "-display", "none"])
-        .args(["-global", "driver=cfi.pflash01,property=secure,value=on"])
-        .args(["-drive", "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd"])
+        .args(["-nodefaults", "-no-user-config", "-display", "none"]);
+    if site.secure_boot {
+        qemu.args(["-global", "driver=cfi.pflash01,property=secure,value=on"]);
+    }
+    qemu.arg("-drive")
+        .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={code}"))
         .arg("-drive")
         .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()))
         .arg("-serial")
         .arg(format!("file:{}", serial.display()))
         .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
         .arg("-device")
-        .arg(format!("virtio-net-pci,netdev=n0,mac={mac_b},romfile=,bootindex=1"));
+        .arg(format!("virtio-net-pci,netdev=n0,mac={},romfile=,bootindex=1", site.mac));
     let started = Instant::now();
     let _qemu = background(qemu, &w.join("qemu.log"));
 
-    // The guest's address from dnsmasq's leases (the last DHCP is the live system's), then SSH.
+    // The guest's address from the DHCP server's leases (the last DHCP is the live system's),
+    // then SSH.
     let ssh = |addr: &str, remote: &str| {
         ns.exec("ssh")
             .arg("-i")
@@ -202,7 +243,7 @@ fn p4_boots_from_the_generated_dnsmasq_config_in_a_network_namespace() {
     while started.elapsed() < Duration::from_secs(900) && up.is_none() {
         std::thread::sleep(Duration::from_secs(5));
         let lease = std::fs::read_to_string(&leases).unwrap_or_default();
-        if let Some(addr) = lease.lines().find(|l| l.contains(mac_b)).and_then(|l| l.split_whitespace().nth(2)) {
+        if let Some(addr) = lease.lines().find(|l| l.contains(site.mac)).and_then(|l| l.split_whitespace().nth(2)) {
             if ssh(addr, "true").status.success() {
                 up = Some(addr.to_string());
             }
@@ -210,24 +251,56 @@ fn p4_boots_from_the_generated_dnsmasq_config_in_a_network_namespace() {
     }
     let log = |f: &str| std::fs::read_to_string(w.join(f)).unwrap_or_default();
     let Some(addr) = up else {
-        panic!("no SSH within 900 s\ndnsmasq:\n{}\nserve:\n{}\nserial (end):\n{}", log("dnsmasq.log"), log("serve.log"), {
-            let s = log("serial.log");
-            s[s.len().saturating_sub(3000)..].to_string()
-        });
+        panic!(
+            "no SSH within 900 s\ndnsmasq:\n{}\nsite DHCP:\n{}\nserve:\n{}\nserial (end):\n{}",
+            log("dnsmasq.log"),
+            log("site-dhcp.log"),
+            log("serve.log"),
+            {
+                let s = log("serial.log");
+                s[s.len().saturating_sub(3000)..].to_string()
+            }
+        );
     };
-    println!("time to SSH (\"uefi-secure-boot\" \"pxe-dnsmasq\"): {:.1} s", started.elapsed().as_secs_f64());
+    let firmware = if site.secure_boot { "uefi-secure-boot" } else { "uefi" };
+    let medium = if site.proxy { "pxe-dnsmasq-proxy" } else { "pxe-dnsmasq" };
+    println!("time to SSH (\"{firmware}\" \"{medium}\"): {:.1} s", started.elapsed().as_secs_f64());
     let text = |o: std::process::Output| String::from_utf8_lossy(&o.stdout).trim().to_string();
     // `--wait` prints a dot a second until it is done.
     assert_eq!(text(ssh(&addr, "cloud-init status --wait")).lines().last(), Some("status: done"));
-    assert_eq!(text(ssh(&addr, "hostname")), "pxe-b", "the seed of the other MAC");
+    assert_eq!(text(ssh(&addr, "hostname")), site.node, "the seed of this node's MAC");
     let cmdline = text(ssh(&addr, "cat /proc/cmdline"));
-    assert!(cmdline.contains(&format!("ds=nocloud-net;s=http://10.0.3.1:8080/seeds/{mac_b}/")), "{cmdline}");
+    assert!(cmdline.contains(&format!("ds=nocloud-net;s=http://10.0.3.1:8080/seeds/{}/", site.mac)), "{cmdline}");
     let sb = text(ssh(&addr, "od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-*"));
-    assert_eq!(sb.split_whitespace().last(), Some("1"), "Secure Boot is not on in the guest: {sb}");
-    // What dnsmasq handed out and served: the shim by TFTP to a UEFI client.
-    let dlog = log("dnsmasq.log");
-    assert!(dlog.contains("bootx64.efi") && dlog.contains("grub/grub.cfg"), "{dlog}");
+    let want = if site.secure_boot { "1" } else { "0" };
+    assert_eq!(sb.split_whitespace().last(), Some(want), "Secure Boot state in the guest: {sb}");
     let _ = ssh(&addr, "systemctl poweroff");
-    let served: PathBuf = w.join("serve.log");
-    assert!(std::fs::read_to_string(served).unwrap().contains(&format!("GET /seeds/{mac_b}/meta-data")));
+    // What dnsmasq handed out and served, and what was fetched over HTTP.
+    let (dlog, slog) = (log("dnsmasq.log"), log("serve.log"));
+    if site.secure_boot {
+        assert!(dlog.contains("bootx64.efi") && dlog.contains("grub/grub.cfg"), "{dlog}");
+    } else {
+        assert!(dlog.contains("sent") && dlog.contains("ipxe.efi"), "iPXE's EFI binary was not sent by TFTP: {dlog}");
+        assert!(slog.contains("GET /boot.ipxe"), "iPXE did not fetch its script: {slog}");
+    }
+    if site.proxy {
+        assert!(dlog.contains("proxy"), "{dlog}");
+        assert!(log("site-dhcp.log").contains("DHCPACK(veth1) 10.0.3."), "the site's DHCP server gave no address");
+    }
+    assert!(slog.contains(&format!("GET /seeds/{}/meta-data", site.mac)), "{slog}");
+}
+
+const MAC_A: &str = "52:54:00:e2:00:0a";
+const MAC_B: &str = "52:54:00:e2:00:0b";
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn p4_boots_from_the_generated_dnsmasq_config_in_a_network_namespace() {
+    boot_from_site(Site { proxy: false, secure_boot: true, node: "pxe-b", mac: MAC_B });
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn p5_boots_uefi_through_ipxe_from_a_proxy_dhcp_beside_the_sites_dhcp_server() {
+    boot_from_site(Site { proxy: true, secure_boot: false, node: "pxe-a", mac: MAC_A });
 }
