@@ -193,8 +193,10 @@ pub enum Power {
     On,
     /// Off.
     Off,
-    /// Changing (PoweringOn, PoweringOff) or unknown.
+    /// Changing (PoweringOn, PoweringOff, Paused).
     Other,
+    /// Not reported (a System without PowerState).
+    Unknown,
 }
 
 impl std::fmt::Display for Power {
@@ -203,6 +205,7 @@ impl std::fmt::Display for Power {
             Power::On => "On",
             Power::Off => "Off",
             Power::Other => "changing",
+            Power::Unknown => "unknown",
         })
     }
 }

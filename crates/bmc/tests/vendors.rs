@@ -131,9 +131,11 @@ fn supermicro_refuses_urls_with_query_before_touching_the_bmc() {
         let mut d = Driver::connect(&target(&bmc), &fast()).unwrap();
         d.boot("http://h/x.iso?token=1", &seed()).unwrap_err()
     };
-    assert_eq!(e.step, "insert image");
+    assert_eq!(e.step, "check the image URL");
     assert!(e.message.contains("'?' or '='"), "{e}");
     assert_eq!(bmc.open_sessions(), 0);
+    let writes: Vec<_> = bmc.record().requests.into_iter().filter(|(m, p, _)| m != "GET" && !p.contains("/Sessions")).collect();
+    assert!(writes.is_empty(), "the BMC was changed before the URL was refused: {writes:?}");
 }
 
 #[test]

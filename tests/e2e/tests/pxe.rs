@@ -211,8 +211,12 @@ fn boot_from_site(site: Site) {
     std::fs::copy(vars_template, &vars).unwrap();
     let serial = w.join("serial.log");
     let mut qemu = ns.exec("qemu-system-x86_64");
-    qemu.args(["-accel", "tcg", "-machine", "q35,smm=on", "-cpu", "max", "-smp", "2", "-m", "2048"])
-        .args(["-nodefaults", "-no-user-config", "-display", "none"]);
+    qemu.args(["-accel", "tcg", "-machine", "q35,smm=on", "-cpu", "max", "-smp", "2", "-m", "2048"]).args([
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+    ]);
     if site.secure_boot {
         qemu.args(["-global", "driver=cfi.pflash01,property=secure,value=on"]);
     }

@@ -150,18 +150,52 @@ impl Redfish {
         Ok(match sys.get("PowerState").and_then(Value::as_str) {
             Some("On") => Power::On,
             Some("Off") => Power::Off,
-            _ => Power::Other,
+            Some(_) => Power::Other,
+            None => Power::Unknown,
         })
     }
 
-    fn reset(&mut self, kind: &str) -> Result<(), String> {
+    /// The System's Reset action and what it allows, read before anything changes: from
+    /// `ResetType@Redfish.AllowableValues`, else the action's `@Redfish.ActionInfo` resource
+    /// (where iLO, iDRAC and XCC publish them). Values spelled off the standard (case, spaces)
+    /// are read as the standard one and values outside it ignored; when nothing standard is
+    /// left, every type is tried as if none were listed (as sushy does).
+    fn reset_action(&mut self) -> Result<ResetAction, String> {
         let sys = self.client.get(&self.system.clone())?;
-        let target = sys
-            .pointer("/Actions/#ComputerSystem.Reset/target")
+        let action = sys
+            .pointer("/Actions/#ComputerSystem.Reset")
+            .cloned()
+            .ok_or("the System offers no #ComputerSystem.Reset action: its power cannot be changed through Redfish")?;
+        let target = action
+            .get("target")
             .and_then(Value::as_str)
             .map(|t| self.client.path_of(t))
-            .unwrap_or_else(|| format!("{}/Actions/ComputerSystem.Reset", self.system));
-        let reply = self.client.post(&target, &json!({ "ResetType": kind }))?;
+            .ok_or("the System's #ComputerSystem.Reset action names no target")?;
+        // An action's URI is its resource's URI + /Actions/... (DSP0266); one elsewhere may
+        // reset another System, so it is refused rather than followed.
+        if !under(&target, &self.system) {
+            return Err(format!(
+                "the System's Reset action points at {target}, outside the System {}: refusing to power another resource",
+                self.system
+            ));
+        }
+        let mut listed = strings(action.get("ResetType@Redfish.AllowableValues"));
+        if listed.is_empty() {
+            if let Some(info) = action.get("@Redfish.ActionInfo").and_then(Value::as_str) {
+                let info = self.client.path_of(info);
+                if let Ok(ai) = self.client.get(&info) {
+                    let param = ai.get("Parameters").and_then(Value::as_array).and_then(|ps| ps.iter().find(|p| p["Name"] == "ResetType"));
+                    listed = param.map(|p| strings(p.get("AllowableValues"))).unwrap_or_default();
+                }
+            }
+        }
+        let allowed: Vec<&'static str> =
+            RESET_TYPES.iter().copied().filter(|t| listed.iter().any(|l| l.trim().eq_ignore_ascii_case(t))).collect();
+        Ok(ResetAction { target, allowed: (!allowed.is_empty()).then_some(allowed), listed })
+    }
+
+    fn reset(&mut self, action: &ResetAction, kind: &str) -> Result<(), String> {
+        let reply = self.client.post(&action.target, &json!({ "ResetType": kind }))?;
         if reply.status == 202 {
             if let Some(loc) = reply.location {
                 self.client.wait_task(&loc)?;
@@ -170,25 +204,23 @@ impl Redfish {
         Ok(())
     }
 
-    fn allowed_resets(&mut self) -> Result<Vec<String>, String> {
-        let sys = self.client.get(&self.system.clone())?;
-        Ok(sys
-            .pointer("/Actions/#ComputerSystem.Reset/ResetType@Redfish.AllowableValues")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-            .unwrap_or_default())
-    }
-
     fn wait_power(&mut self, want: Power, within: Duration) -> Result<bool, String> {
         let timing = self.timing.clone();
         timing.poll_until(within, || Ok(self.read_power()? == want))
     }
 
-    /// Powers on and waits for On.
+    /// Powers on and waits for On (a System that reports no PowerState is sent On, unconfirmed).
     pub fn on(&mut self) -> Result<(), BmcError> {
         self.step("power on", |r| {
-            if r.read_power()? != Power::On {
-                r.reset("On")?;
+            let power = r.read_power()?;
+            if power == Power::On {
+                return Ok(());
+            }
+            let action = r.reset_action()?;
+            let kind = action.need(&["On", "ForceOn"], "to power on")?;
+            r.reset(&action, kind)?;
+            if power == Power::Unknown {
+                return Ok(());
             }
             let settle = r.timing.settle;
             if r.wait_power(Power::On, settle)? {
@@ -202,21 +234,45 @@ impl Redfish {
     /// Graceful shutdown, forced off after `grace`.
     pub fn off(&mut self, grace: Duration) -> Result<String, BmcError> {
         self.step("power off", |r| {
-            if r.read_power()? == Power::Off {
+            let power = r.read_power()?;
+            if power == Power::Off {
                 return Ok("already off".into());
             }
-            let allowed = r.allowed_resets()?;
-            let graceful = allowed.is_empty() || allowed.iter().any(|a| a == "GracefulShutdown");
-            if graceful {
-                r.reset("GracefulShutdown")?;
-                if r.wait_power(Power::Off, grace)? {
-                    return Ok("shut down".into());
+            let action = r.reset_action()?;
+            // A graceful press of the power button (iLO 5 lists it instead of GracefulShutdown)
+            // only when the System is known to be on: pressed on an off one, it powers it on.
+            let graceful =
+                if power == Power::On { action.pick(&["GracefulShutdown", "PushPowerButton"]) } else { action.pick(&["GracefulShutdown"]) };
+            let force = action.pick(&["ForceOff"]);
+            if graceful.is_none() && force.is_none() {
+                action.need(&["GracefulShutdown", "PushPowerButton", "ForceOff"], "to power off")?;
+            }
+            if let Some(kind) = graceful {
+                r.reset(&action, kind)?;
+                if power != Power::Unknown && r.wait_power(Power::Off, grace)? {
+                    return Ok(if kind == "GracefulShutdown" { "shut down".into() } else { format!("shut down ({kind})") });
+                }
+                if power == Power::Unknown {
+                    std::thread::sleep(grace);
                 }
             }
-            r.reset("ForceOff")?;
+            let Some(force) = force else {
+                return Err(format!(
+                    "still not Off {} s after {}, and the Reset action allows no ForceOff",
+                    grace.as_secs(),
+                    graceful.unwrap_or("")
+                ));
+            };
+            r.reset(&action, force)?;
+            if power == Power::Unknown {
+                return Ok(format!(
+                    "{}ForceOff sent (the System reports no PowerState to confirm it)",
+                    graceful.map(|g| format!("{g}, then after {} s ", grace.as_secs())).unwrap_or_default()
+                ));
+            }
             let settle = r.timing.settle;
             if r.wait_power(Power::Off, settle)? {
-                Ok(if graceful { format!("forced off after {} s", grace.as_secs()) } else { "forced off".into() })
+                Ok(if graceful.is_some() { format!("forced off after {} s", grace.as_secs()) } else { "forced off".into() })
             } else {
                 Err(format!("still not Off after {} s", settle.as_secs()))
             }
@@ -225,26 +281,34 @@ impl Redfish {
 
     /// Restarts when on (ForceRestart, else PowerCycle, else ForceOff + On); powers on when off.
     pub fn power_cycle(&mut self) -> Result<String, BmcError> {
-        self.step("power cycle", |r| r.cycle())
+        let plan = self.step("check the Reset action", |r| r.plan_cycle())?;
+        self.step("power cycle", |r| r.cycle(plan))
     }
 
-    fn cycle(&mut self) -> Result<String, String> {
-        if self.read_power()? == Power::Off {
-            self.reset("On")?;
-            return Ok("On".into());
-        }
-        let allowed = self.allowed_resets()?;
-        for kind in ["ForceRestart", "PowerCycle"] {
-            if allowed.is_empty() || allowed.iter().any(|a| a == kind) {
-                self.reset(kind)?;
-                return Ok(kind.into());
+    /// What a power cycle will send, decided before anything changes: On when off, else
+    /// ForceRestart, PowerCycle, or ForceOff then On, the first the Reset action allows.
+    fn plan_cycle(&mut self) -> Result<(ResetAction, Vec<&'static str>), String> {
+        let action = self.reset_action()?;
+        let kinds = if self.read_power()? == Power::Off {
+            vec![action.need(&["On", "ForceOn"], "to power on")?]
+        } else if let Some(k) = action.pick(&["ForceRestart", "PowerCycle"]) {
+            vec![k]
+        } else {
+            let off = action.need(&["ForceRestart", "PowerCycle", "ForceOff"], "to restart")?;
+            vec![off, action.need(&["On", "ForceOn"], "to power on after ForceOff")?]
+        };
+        Ok((action, kinds))
+    }
+
+    fn cycle(&mut self, (action, kinds): (ResetAction, Vec<&'static str>)) -> Result<String, String> {
+        for (i, kind) in kinds.iter().enumerate() {
+            if i > 0 {
+                let settle = self.timing.settle;
+                self.wait_power(Power::Off, settle)?;
             }
+            self.reset(&action, kind)?;
         }
-        self.reset("ForceOff")?;
-        let settle = self.timing.settle;
-        self.wait_power(Power::Off, settle)?;
-        self.reset("On")?;
-        Ok("ForceOff + On".into())
+        Ok(kinds.join(" + "))
     }
 
     // ---- virtual media ----
@@ -296,13 +360,17 @@ impl Redfish {
         Ok(n)
     }
 
-    fn insert(&mut self, slot: &Slot, url: &str) -> Result<(), String> {
+    fn check_url(&self, url: &str) -> Result<(), String> {
         if self.quirks.plain_urls_only && (url.contains('?') || url.contains('=')) {
             return Err(format!(
                 "{:?} BMCs refuse image URLs with '?' or '=': publish the file with `liveboot publish` ({url})",
                 self.quirks.vendor
             ));
         }
+        Ok(())
+    }
+
+    fn insert(&mut self, slot: &Slot, url: &str) -> Result<(), String> {
         let mut body = json!({ "Image": url });
         if self.quirks.send_inserted {
             body["Inserted"] = json!(true);
@@ -349,11 +417,25 @@ impl Redfish {
                 format!("the BMC offers one virtual media slot ({}); the seed needs a second one", self.slot_list()),
             ));
         };
+        // Everything that can be known before the first change is checked first, so that a
+        // node is never left half-changed: URLs the firmware takes, the power actions, the
+        // one-time boot target.
+        for url in [image_url, seed_url.as_str()] {
+            self.step("check the image URL", |r| r.check_url(url))?;
+        }
+        let cycle = self.step("check the Reset action", |r| r.plan_cycle())?;
+        let target = match self.quirks.boot_once {
+            BootOnce::Override => {
+                let wanted = [self.quirks.cd_target, "Cd", "UsbCd"];
+                Some(self.step("check the one-time boot", |r| r.plan_override(&wanted))?)
+            }
+            _ => None,
+        };
         self.step("eject media", |r| r.eject_all())?;
         self.step("insert image", |r| r.insert(&cd, image_url))?;
         self.step("insert seed", |r| r.insert(&seed_slot, &seed_url))?;
-        let boot_once = self.step("set one-time boot", |r| r.boot_once_cd(&cd))?;
-        let power = self.step("power cycle", |r| r.cycle())?;
+        let boot_once = self.step("set one-time boot", |r| r.boot_once_cd(&cd, target))?;
+        let power = self.step("power cycle", |r| r.cycle(cycle))?;
         Ok(BootReport { image_slot: cd.id, seed_slot: format!("{} ({seed_format})", seed_slot.id), boot_once, power })
     }
 
@@ -364,12 +446,9 @@ impl Redfish {
         self.slots.iter().map(|s| format!("{} [{}]", s.id, s.media_types.join(","))).collect::<Vec<_>>().join(", ")
     }
 
-    fn boot_once_cd(&mut self, cd: &Slot) -> Result<String, String> {
+    fn boot_once_cd(&mut self, cd: &Slot, target: Option<&'static str>) -> Result<String, String> {
         match self.quirks.boot_once {
-            BootOnce::Override => {
-                let target = self.quirks.cd_target;
-                self.override_boot(target)
-            }
+            BootOnce::Override => self.override_boot(target.unwrap_or(self.quirks.cd_target)),
             BootOnce::HpeBootOnNextReset => {
                 let s = self.client.get(&cd.path)?;
                 let oem = if s.pointer("/Oem/Hp").is_some() && s.pointer("/Oem/Hpe").is_none() { "Hp" } else { "Hpe" };
@@ -398,6 +477,34 @@ impl Redfish {
         }
     }
 
+    /// The first of `wanted` the System's one-time boot takes, checked before anything changes:
+    /// the System must have a `Boot` object, and when it lists
+    /// `BootSourceOverrideTarget@Redfish.AllowableValues` the target must be among them
+    /// (Supermicro offers `UsbCd`, not `Cd`, for its virtual CD).
+    fn plan_override(&mut self, wanted: &[&'static str]) -> Result<&'static str, String> {
+        let sys = self.client.get(&self.system.clone())?;
+        let boot = sys.get("Boot").ok_or("the System has no Boot object: a one-time boot cannot be set through Redfish")?;
+        let allowed = strings(boot.get("BootSourceOverrideTarget@Redfish.AllowableValues"));
+        if allowed.is_empty() {
+            return Ok(wanted[0]);
+        }
+        wanted.iter().copied().find(|w| allowed.iter().any(|a| a == w)).ok_or_else(|| {
+            format!(
+                "the System's one-time boot allows {} but not {}",
+                allowed.join(", "),
+                wanted
+                    .iter()
+                    .fold(Vec::new(), |mut v, w| {
+                        if !v.contains(w) {
+                            v.push(*w)
+                        }
+                        v
+                    })
+                    .join(" or ")
+            )
+        })
+    }
+
     /// PATCHes the boot override, to the System's settings object when it has one (AMI).
     fn override_boot(&mut self, target: &str) -> Result<String, String> {
         let sys = self.client.get(&self.system.clone())?;
@@ -417,9 +524,11 @@ impl Redfish {
 
     /// Ejects everything, sets boot once from disk, power-cycles.
     pub fn diskboot(&mut self) -> Result<String, BmcError> {
+        let cycle = self.step("check the Reset action", |r| r.plan_cycle())?;
+        let target = self.step("check the one-time boot", |r| r.plan_override(&["Hdd"]))?;
         let ejected = self.step("eject media", |r| r.eject_all())?;
-        let how = self.step("set one-time boot", |r| r.override_boot("Hdd"))?;
-        let power = self.step("power cycle", |r| r.cycle())?;
+        let how = self.step("set one-time boot", |r| r.override_boot(target))?;
+        let power = self.step("power cycle", |r| r.cycle(cycle))?;
         Ok(format!("ejected {ejected}, {how}, {power}"))
     }
 
@@ -568,6 +677,55 @@ impl Redfish {
             Ok(n)
         })
     }
+}
+
+/// The standard `ResetType` values (Redfish Resource.ResetType).
+const RESET_TYPES: &[&str] = &[
+    "On",
+    "ForceOff",
+    "GracefulShutdown",
+    "GracefulRestart",
+    "ForceRestart",
+    "Nmi",
+    "ForceOn",
+    "PushPowerButton",
+    "PowerCycle",
+    "Suspend",
+    "Pause",
+    "Resume",
+    "FullPowerCycle",
+];
+
+/// A System's Reset action: where to post it and which types it takes (None: it does not say).
+struct ResetAction {
+    target: String,
+    allowed: Option<Vec<&'static str>>,
+    /// What the BMC listed, as it spelled it (for messages).
+    listed: Vec<String>,
+}
+
+impl ResetAction {
+    /// The first of `wanted` the action allows (the first, when it does not say).
+    fn pick(&self, wanted: &[&'static str]) -> Option<&'static str> {
+        wanted.iter().copied().find(|w| self.allowed.as_ref().is_none_or(|a| a.contains(w)))
+    }
+
+    /// Like [`pick`](Self::pick), or an error naming what the action allows.
+    fn need(&self, wanted: &[&'static str], purpose: &str) -> Result<&'static str, String> {
+        self.pick(wanted).ok_or_else(|| {
+            format!("the System's Reset action allows {} but not {} ({purpose})", self.listed.join(", "), wanted.join(" or "))
+        })
+    }
+}
+
+/// Whether `path` lies under the resource `resource` (trailing slashes ignored).
+fn under(path: &str, resource: &str) -> bool {
+    path.strip_prefix(resource.trim_end_matches('/')).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The strings of a JSON array (none when it is not one).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
 }
 
 /// A command-line value in the JSON type of the attribute's current value.
