@@ -59,6 +59,9 @@ pub struct Faults {
     pub slow: Option<Duration>,
     /// Tasks and jobs stay Running forever.
     pub task_never_completes: bool,
+    /// Resources carry a weak ETag (`W/"<hash>"`); a PATCH without `If-Match` gets 428 and one
+    /// whose tag is not the strong form (`"<hash>"`) 412, as newer iDRAC settings resources do.
+    pub require_if_match: bool,
 }
 
 /// What the BMC saw.
@@ -188,6 +191,18 @@ impl MockBmc {
     /// A resource as it is now.
     pub fn get(&self, path: &str) -> Value {
         self.state.lock().unwrap().tree.get(path).cloned().unwrap_or(Value::Null)
+    }
+
+    /// Changes a resource (a Null one when it does not exist yet): to give a shape what one
+    /// firmware version shows.
+    pub fn edit(&self, path: &str, f: impl FnOnce(&mut Value)) {
+        let mut s = self.state.lock().unwrap();
+        f(s.tree.entry(path.to_string()).or_insert(Value::Null));
+    }
+
+    /// Removes a resource (its collection still lists it: it answers 404).
+    pub fn remove(&self, path: &str) {
+        self.state.lock().unwrap().tree.remove(path);
     }
 
     /// Sessions still open.
@@ -537,7 +552,14 @@ fn respond(req: &Request, s: &mut State) -> Answer {
     }
     let a = match req.method.as_str() {
         "GET" => get(s, &path),
-        "PATCH" => patch(s, &path, &req.body),
+        "PATCH" => {
+            let if_match = req.headers.iter().find(|(k, _)| k == "if-match").map(|(_, v)| v.as_str());
+            match (s.faults.require_if_match, if_match, s.tree.get(&path)) {
+                (true, None, Some(_)) => ans(428, error("Base.1.8.PreconditionRequired", "If-Match is required for this resource.")),
+                (true, Some(tag), Some(v)) if tag != etag(v) => ans(412, error("Base.1.8.PreconditionFailed", "The ETag does not match.")),
+                _ => patch(s, &path, &req.body),
+            }
+        }
         "POST" => post(s, &path, &req.body),
         "DELETE" => delete(s, &path),
         _ => ans(405, error("Base.1.8.OperationNotAllowed", "method")),
@@ -582,7 +604,19 @@ fn get(s: &mut State, path: &str) -> Answer {
         s.tree.insert(path.into(), stored);
         return if done { ans(200, s.tree[path].clone()) } else { ans(202, v) };
     }
-    ans(200, v)
+    let mut a = ans(200, v);
+    if s.faults.require_if_match {
+        a.headers.push(("ETag".into(), format!("W/{}", etag(&a.body))));
+    }
+    a
+}
+
+/// The strong ETag of a resource: a hash of its JSON, quoted.
+fn etag(v: &Value) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.to_string().hash(&mut h);
+    format!("\"{:016x}\"", h.finish())
 }
 
 fn bad(msg: &str) -> Answer {
@@ -644,8 +678,18 @@ fn post(s: &mut State, path: &str, body: &Value) -> Answer {
     let p = s.shape.paths();
     if path.ends_with("/Actions/ComputerSystem.Reset") {
         let kind = body.get("ResetType").and_then(Value::as_str).unwrap_or("");
-        let allowed = s.tree[p.system]["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"].clone();
-        if !allowed.as_array().unwrap().iter().any(|a| a == kind) {
+        // What the action lists, else what its ActionInfo lists, else the standard's types.
+        let action = &s.tree[p.system]["Actions"]["#ComputerSystem.Reset"];
+        let info =
+            action["@Redfish.ActionInfo"].as_str().and_then(|i| s.tree.get(i)).map(|i| i["Parameters"][0]["AllowableValues"].clone());
+        let allowed = match (&action["ResetType@Redfish.AllowableValues"], info) {
+            (Value::Array(a), _) => a.clone(),
+            (_, Some(Value::Array(a))) => a,
+            _ => ["On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "PowerCycle", "PushPowerButton"]
+                .map(|t| json!(t))
+                .to_vec(),
+        };
+        if !allowed.iter().any(|a| a == kind) {
             return bad(&format!("ResetType {kind} is not supported"));
         }
         let sys = s.tree.get_mut(p.system).unwrap();
@@ -653,6 +697,8 @@ fn post(s: &mut State, path: &str, body: &Value) -> Answer {
         let next = match kind {
             "On" => "On",
             "ForceOff" | "GracefulShutdown" => "Off",
+            "PushPowerButton" if now == "On" => "Off",
+            "PushPowerButton" => "On",
             _ if now == "Off" => return ans(409, error("Base.1.8.ActionNotSupported", "the server is off")),
             _ => "On",
         };
@@ -663,7 +709,10 @@ fn post(s: &mut State, path: &str, body: &Value) -> Answer {
         }
         return ans(204, Value::Null);
     }
-    if let Some(slot_path) = path.strip_suffix("/Actions/VirtualMedia.InsertMedia") {
+    let insert = path
+        .strip_suffix("/Actions/VirtualMedia.InsertMedia")
+        .or_else(|| path.strip_suffix("/Actions/Oem/Hpe/HpeiLOVirtualMedia.InsertVirtualMedia"));
+    if let Some(slot_path) = insert {
         let image = body.get("Image").and_then(Value::as_str).unwrap_or("");
         if matches!(s.shape, Shape::Supermicro | Shape::Hpe) && (body.get("Inserted").is_some() || body.get("WriteProtected").is_some()) {
             return bad("Inserted and WriteProtected are not allowed in the InsertMedia payload");
@@ -671,14 +720,13 @@ fn post(s: &mut State, path: &str, body: &Value) -> Answer {
         if s.shape == Shape::Supermicro && (image.contains('?') || image.contains('=')) {
             return bad("the image path contains an invalid character");
         }
-        if s.shape == Shape::Ami && body.get("TransferProtocolType").is_none() {
-            return ans(
-                400,
-                error(
-                    "Base.1.8.PropertyMissing",
-                    "The property TransferProtocolType is a required property and must be included in the request.",
-                ),
-            );
+        if s.shape == Shape::Ami {
+            for property in ["TransferProtocolType", "TransferMethod"] {
+                if body.get(property).is_none() {
+                    let msg = format!("The property {property} is a required property and must be included in the request.");
+                    return ans(400, error("Base.1.8.PropertyMissing", &msg));
+                }
+            }
         }
         let Some(slot) = s.tree.get_mut(slot_path) else { return ans(404, Value::Null) };
         if slot.get("Inserted") == Some(&json!(true)) || slot.get("ConnectedVia") == Some(&json!("URI")) {
@@ -692,7 +740,10 @@ fn post(s: &mut State, path: &str, body: &Value) -> Answer {
         }
         return ans(204, Value::Null);
     }
-    if let Some(slot_path) = path.strip_suffix("/Actions/VirtualMedia.EjectMedia") {
+    let eject = path
+        .strip_suffix("/Actions/VirtualMedia.EjectMedia")
+        .or_else(|| path.strip_suffix("/Actions/Oem/Hpe/HpeiLOVirtualMedia.EjectVirtualMedia"));
+    if let Some(slot_path) = eject {
         let shape = s.shape;
         let Some(slot) = s.tree.get_mut(slot_path) else { return ans(404, Value::Null) };
         if shape == Shape::Supermicro {

@@ -352,3 +352,223 @@ fn tls_ca_file_is_trusted() {
     let mut d = Driver::connect(&tls_target(&bmc, Tls::Verify { ca_file: Some(ca) }), &fast()).unwrap();
     assert_eq!(d.power().unwrap(), liveboot_bmc::Power::Off);
 }
+
+// ---- firmware shapes that the vendor mocks did not show (issue 13), one test per shape ----
+
+/// Requests that changed something, but for logging in and out: "METHOD path".
+fn writes(bmc: &MockBmc) -> Vec<String> {
+    bmc.record()
+        .requests
+        .into_iter()
+        .filter(|(m, p, _)| m != "GET" && !p.contains("/Sessions"))
+        .map(|(m, p, _)| format!("{m} {p}"))
+        .collect()
+}
+
+fn connect(bmc: &MockBmc) -> Driver {
+    Driver::connect(&target(bmc), &fast()).unwrap()
+}
+
+fn resets(bmc: &MockBmc) -> Vec<String> {
+    requests(bmc, "POST", "ComputerSystem.Reset").iter().map(|b| b["ResetType"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn off_presses_the_power_button_when_graceful_shutdown_is_not_offered() {
+    // iLO 5 lists PushPowerButton (a graceful press) and no GracefulShutdown.
+    let bmc = MockBmc::start(Shape::Hpe, "root", PASSWORD, Faults::default());
+    let sys = Shape::Hpe.paths().system;
+    bmc.edit(sys, |v| {
+        v["PowerState"] = json!("On");
+        v["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"] =
+            json!(["On", "ForceOff", "ForceRestart", "PushPowerButton"]);
+    });
+    let done = connect(&bmc).off(Duration::from_secs(2)).unwrap();
+    assert_eq!(resets(&bmc), ["PushPowerButton"], "{done}");
+    assert_eq!(bmc.get(sys)["PowerState"], "Off");
+}
+
+#[test]
+fn reset_types_are_read_from_action_info_and_malformed_values_are_tolerated() {
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    let sys = Shape::Generic.paths().system;
+    let info = format!("{sys}/ResetActionInfo");
+    bmc.edit(sys, |v| {
+        v["PowerState"] = json!("On");
+        let action = v["Actions"]["#ComputerSystem.Reset"].as_object_mut().unwrap();
+        action.remove("ResetType@Redfish.AllowableValues");
+        action.insert("@Redfish.ActionInfo".into(), json!(info));
+    });
+    // Where the values are published: ActionInfo. Only ForceOff: no graceful attempt.
+    bmc.edit(&info, |v| *v = json!({ "Parameters": [{ "Name": "ResetType", "AllowableValues": ["On", "ForceOff"] }] }));
+    connect(&bmc).off(Duration::from_secs(1)).unwrap();
+    assert_eq!(resets(&bmc), ["ForceOff"]);
+    assert!(bmc.record().requests.iter().any(|(m, p, _)| m == "GET" && p == &info), "ActionInfo was not read");
+    // Some Supermicro firmware: trailing spaces, odd case, values outside the standard.
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    bmc.edit(sys, |v| {
+        v["PowerState"] = json!("On");
+        v["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"] =
+            json!(["GracefulShutdown ", "forceoff", "PowerOffSoft"]);
+    });
+    // Read as GracefulShutdown and ForceOff and sent in the standard's spelling (this mock
+    // then refuses them, comparing its list as written: what is checked is what was sent).
+    bmc.edit(sys, |v| {
+        v["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"] =
+            json!(["GracefulShutdown ", "forceoff", "PowerOffSoft"])
+    });
+    let done = connect(&bmc).off(Duration::from_secs(1));
+    assert_eq!(resets(&bmc).first().map(String::as_str), Some("GracefulShutdown"), "{done:?}");
+}
+
+#[test]
+fn a_one_time_boot_target_the_system_does_not_offer_fails_before_any_change() {
+    // Offers UsbCd (Supermicro's virtual CD) but not Cd: taken instead.
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    let sys = Shape::Generic.paths().system;
+    bmc.edit(sys, |v| v["Boot"]["BootSourceOverrideTarget@Redfish.AllowableValues"] = json!(["None", "Pxe", "Hdd", "UsbCd"]));
+    let r = connect(&bmc).boot(IMAGE, &seed()).unwrap();
+    assert!(r.boot_once.contains("UsbCd"), "{}", r.boot_once);
+    // Offers neither: refused before the media are touched.
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    bmc.edit(sys, |v| v["Boot"]["BootSourceOverrideTarget@Redfish.AllowableValues"] = json!(["None", "Pxe", "Hdd"]));
+    let e = connect(&bmc).boot(IMAGE, &seed()).unwrap_err();
+    assert_eq!(e.step, "check the one-time boot", "{e}");
+    assert!(e.message.contains("allows None, Pxe, Hdd but not Cd or UsbCd"), "{e}");
+    assert!(writes(&bmc).is_empty(), "changed before failing: {:?}", writes(&bmc));
+}
+
+#[test]
+fn hpe_oem_insert_action_is_used_when_the_standard_one_is_absent() {
+    let bmc = MockBmc::start(Shape::Hpe, "root", PASSWORD, Faults::default());
+    let p = Shape::Hpe.paths();
+    for slot in [p.cd, p.seed] {
+        bmc.edit(slot, |v| {
+            v["Actions"] = json!({ "Oem": { "Hpe": {
+                "#HpeiLOVirtualMedia.InsertVirtualMedia": { "target": format!("{slot}/Actions/Oem/Hpe/HpeiLOVirtualMedia.InsertVirtualMedia") },
+                "#HpeiLOVirtualMedia.EjectVirtualMedia": { "target": format!("{slot}/Actions/Oem/Hpe/HpeiLOVirtualMedia.EjectVirtualMedia") },
+            } } });
+        });
+    }
+    connect(&bmc).boot(IMAGE, &seed()).unwrap();
+    let sent = requests(&bmc, "POST", "HpeiLOVirtualMedia.InsertVirtualMedia");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], json!({ "Image": IMAGE }), "the OEM action takes the image only");
+    assert_eq!(bmc.get(p.cd)["Image"], IMAGE);
+}
+
+#[test]
+fn ami_wants_transfer_protocol_and_transfer_method_each_added_once() {
+    let bmc = boot(Shape::Ami);
+    let inserts = requests(&bmc, "POST", "VirtualMedia.InsertMedia");
+    let last = inserts.last().unwrap();
+    assert_eq!(last["TransferProtocolType"], "HTTP");
+    assert_eq!(last["TransferMethod"], "Stream");
+}
+
+#[test]
+fn the_image_goes_to_the_first_cd_slot_whatever_the_collection_order() {
+    // Dell R660: both slots take CDs and USB sticks; the collection listed 2 before 1.
+    let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, Faults::default());
+    let p = Shape::DellNew.paths();
+    bmc.edit(&format!("{}/VirtualMedia", p.system), |v| {
+        v["Members"].as_array_mut().unwrap().reverse();
+    });
+    let r = connect(&bmc).boot(IMAGE, &seed()).unwrap();
+    assert_eq!(r.image_slot, "1");
+    assert_eq!(bmc.get(p.cd)["Image"], IMAGE);
+}
+
+#[test]
+fn patch_sends_if_match_with_the_etag_and_a_refused_weak_tag_again_strong() {
+    let faults = Faults { require_if_match: true, ..Faults::default() };
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, faults);
+    let r = connect(&bmc).boot(IMAGE, &seed()).unwrap();
+    assert!(r.boot_once.contains("Cd"), "{}", r.boot_once);
+    assert_eq!(bmc.get(Shape::Generic.paths().system)["Boot"]["BootSourceOverrideTarget"], "Cd");
+    // The BIOS settings too.
+    let mut d = connect(&bmc);
+    d.bios_set(&[("ProcVirtualization".into(), "Disabled".into())]).unwrap();
+}
+
+#[test]
+fn absolute_links_are_followed_on_the_same_bmc() {
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    let p = Shape::Generic.paths();
+    bmc.edit("/redfish/v1/", |v| {
+        v["Systems"] = json!({ "@odata.id": "https://bmc.example/redfish/v1/Systems" });
+        v["Managers"] = json!({ "@odata.id": "https://bmc.example/redfish/v1/Managers" });
+    });
+    bmc.edit("/redfish/v1/Systems", |v| v["Members"] = json!([{ "@odata.id": format!("https://bmc.example{}", p.system) }]));
+    bmc.edit(p.system, |v| v["VirtualMedia"] = json!({ "@odata.id": format!("https://bmc.example{}/VirtualMedia", p.system) }));
+    let before = bmc.record().requests.len();
+    connect(&bmc).boot(IMAGE, &seed()).unwrap();
+    let rec = bmc.record();
+    assert!(rec.requests[before..].iter().all(|(_, p, _)| p.starts_with("/redfish/v1")), "a request left the BMC's paths");
+    assert_eq!(bmc.get(p.cd)["Image"], IMAGE);
+}
+
+#[test]
+fn a_missing_reset_action_fails_diskboot_before_the_override_changes() {
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    bmc.edit(Shape::Generic.paths().system, |v| {
+        v.as_object_mut().unwrap().remove("Actions");
+    });
+    let e = connect(&bmc).diskboot().unwrap_err();
+    assert_eq!(e.step, "check the Reset action");
+    assert!(e.message.contains("no #ComputerSystem.Reset action"), "{e}");
+    assert!(writes(&bmc).is_empty(), "changed before failing: {:?}", writes(&bmc));
+}
+
+#[test]
+fn a_system_without_power_state_is_not_waited_on() {
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    bmc.edit(Shape::Generic.paths().system, |v| {
+        v.as_object_mut().unwrap().remove("PowerState");
+    });
+    let mut d = connect(&bmc);
+    assert_eq!(d.power().unwrap(), liveboot_bmc::Power::Unknown);
+    let start = std::time::Instant::now();
+    d.on().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(2), "on waited {:?} for a state that is never reported", start.elapsed());
+    assert_eq!(resets(&bmc), ["On"]);
+}
+
+#[test]
+fn jobs_on_a_bmc_without_a_task_service_are_none() {
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    bmc.edit("/redfish/v1/", |v| {
+        v.as_object_mut().unwrap().remove("Tasks");
+    });
+    let mut d = connect(&bmc);
+    assert!(d.jobs().unwrap().is_empty());
+    assert_eq!(d.jobs_clear(None).unwrap(), 0);
+}
+
+#[test]
+fn paged_collections_are_read_to_the_end() {
+    // The media collection in two pages: the seed's slot is on the second.
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    let p = Shape::Generic.paths();
+    let col = format!("{}/VirtualMedia", p.system);
+    let next = format!("{col}?$skip=1");
+    bmc.edit(&col, |v| {
+        *v = json!({ "Members": [{ "@odata.id": p.cd }], "Members@odata.count": 2, "Members@odata.nextLink": next });
+    });
+    bmc.edit(&next, |v| *v = json!({ "Members": [{ "@odata.id": p.seed }], "Members@odata.count": 2 }));
+    let r = connect(&bmc).boot(IMAGE, &seed()).unwrap();
+    assert_eq!(r.seed_slot, "Floppy (vfat)");
+}
+
+#[test]
+fn an_unreadable_slot_fails_only_the_commands_that_need_it() {
+    let bmc = MockBmc::start(Shape::Generic, "root", PASSWORD, Faults::default());
+    let p = Shape::Generic.paths();
+    bmc.remove(p.seed);
+    let mut d = connect(&bmc);
+    assert_eq!(d.power().unwrap(), liveboot_bmc::Power::Off);
+    d.on().unwrap();
+    let e = d.boot(IMAGE, &seed()).unwrap_err();
+    assert!(e.message.contains("unreadable: slot Floppy"), "{e}");
+    assert!(!writes(&bmc).iter().any(|w| w.contains("VirtualMedia")), "media changed before failing: {:?}", writes(&bmc));
+}

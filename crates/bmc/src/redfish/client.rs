@@ -131,7 +131,7 @@ impl Client {
             let uri = uri.clone();
             // One try and one retry: the BMC ends it by itself later, but slots are few.
             for _ in 0..2 {
-                if let Ok(r) = self.once("DELETE", &uri, None) {
+                if let Ok(r) = self.once("DELETE", &uri, None, None) {
                     if r.status < 500 {
                         break;
                     }
@@ -160,9 +160,21 @@ impl Client {
         self.send("POST", path, Some(body))
     }
 
-    /// PATCH (settings).
+    /// PATCH (settings), with `If-Match` and the resource's ETag when it has one: services
+    /// that require it answer 428 without (Fujitsu iRMC, newer iDRAC and iLO settings). A weak
+    /// ETag refused with 412 is sent again as a strong one (as sushy does).
     pub fn patch(&mut self, path: &str, body: &Value) -> Result<Reply, String> {
-        self.send("PATCH", path, Some(body))
+        let Some(tag) = self.etag(path) else { return self.send_with("PATCH", path, Some(body), None) };
+        match self.send_with("PATCH", path, Some(body), Some(&tag)) {
+            Err(e) if e.contains("HTTP 412") && tag.starts_with("W/") => self.send_with("PATCH", path, Some(body), Some(&tag[2..])),
+            r => r,
+        }
+    }
+
+    /// A resource's ETag: its ETag header, else its `@odata.etag`.
+    fn etag(&mut self, path: &str) -> Option<String> {
+        let r = self.send("GET", path, None).ok()?;
+        r.header("ETag").map(str::to_string).or_else(|| r.body.get("@odata.etag").and_then(Value::as_str).map(str::to_string))
     }
 
     /// DELETE.
@@ -174,6 +186,11 @@ impl Client {
     /// 2xx whose body is an error with a non-success message does too (HPE answers success with
     /// error-shaped bodies, so only the message ids decide).
     pub fn send(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply, String> {
+        self.send_with(method, path, body, None)
+    }
+
+    /// [`send`](Self::send) with an `If-Match` header.
+    fn send_with(&mut self, method: &str, path: &str, body: Option<&Value>, if_match: Option<&str>) -> Result<Reply, String> {
         // Requests go to this BMC only: a link such as `@other-host/x` appended to the base URL
         // would become `https://bmc@other-host/x` and carry the session token elsewhere.
         if !path.starts_with('/') || path.starts_with("//") || path.contains(['@', '\\']) || path.chars().any(char::is_control) {
@@ -184,7 +201,7 @@ impl Client {
         let mut attempt = 1;
         loop {
             let last = attempt >= self.timing.attempts;
-            let wait = match self.once(method, path, body) {
+            let wait = match self.once(method, path, body, if_match) {
                 // A certificate that is not trusted now will not be trusted in a second either.
                 Err(Failure::Transport(e)) if e.starts_with(CERTIFICATE) => return Err(e),
                 Err(Failure::Transport(e)) => {
@@ -235,7 +252,7 @@ impl Client {
         }
     }
 
-    fn once(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply, Failure> {
+    fn once(&self, method: &str, path: &str, body: Option<&Value>, if_match: Option<&str>) -> Result<Reply, Failure> {
         let url = format!("{}{}", self.base, path);
         let mut req = self
             .agent
@@ -244,6 +261,9 @@ impl Client {
             .set("OData-Version", "4.0")
             .set("Connection", "close")
             .set("Accept-Encoding", "identity");
+        if let Some(tag) = if_match {
+            req = req.set("If-Match", tag);
+        }
         match &self.auth {
             Auth::Basic(p) => {
                 let pair = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.username, p.expose()));

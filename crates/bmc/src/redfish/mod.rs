@@ -22,7 +22,9 @@ struct Slot {
     path: String,
     id: String,
     media_types: Vec<String>,
+    /// The InsertMedia action (or HPE's OEM InsertVirtualMedia).
     insert: Option<String>,
+    /// The EjectMedia action (or HPE's OEM EjectVirtualMedia).
     eject: Option<String>,
 }
 
@@ -38,81 +40,125 @@ pub struct Redfish {
     system: String,
     manager: Option<String>,
     slots: Vec<Slot>,
+    /// What discovery could not read (a slot answering 404, say), for the commands that need it.
+    unreadable: Vec<String>,
 }
 
-fn first_member(c: &mut Client, collection: &str) -> Result<Option<String>, String> {
-    let col = c.get(collection)?;
-    Ok(col.pointer("/Members/0/@odata.id").and_then(Value::as_str).map(|s| c.path_of(s)))
+/// A resource's link `name` (`{"@odata.id": ...}`) as a path on this BMC: services that write
+/// links as absolute URLs (`https://host/redfish/v1/...`) are followed on this BMC, never
+/// elsewhere.
+fn link(c: &Client, v: &Value, name: &str) -> Option<String> {
+    v.get(name).and_then(|l| l.get("@odata.id")).and_then(Value::as_str).map(|p| c.path_of(p))
 }
 
-fn link(v: &Value, name: &str) -> Option<String> {
-    v.get(name).and_then(|l| l.get("@odata.id")).and_then(Value::as_str).map(str::to_string)
+/// The member paths of a collection, every page (`Members@odata.nextLink`) followed.
+fn members(c: &mut Client, collection: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut page = Some(collection.to_string());
+    let mut pages = 0;
+    while let Some(p) = page {
+        pages += 1;
+        if pages > 1000 {
+            return Err(format!("the collection {collection} has more than 1000 pages: its nextLink loops"));
+        }
+        let col = c.get(&p)?;
+        for m in col.get("Members").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(id) = m.get("@odata.id").and_then(Value::as_str) {
+                out.push(c.path_of(id));
+            }
+        }
+        page = col.get("Members@odata.nextLink").and_then(Value::as_str).map(|n| c.path_of(n));
+    }
+    Ok(out)
+}
+
+/// The last segment of a path (a member's Id as it appears in its URI).
+fn last_segment(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+}
+
+/// Orders slot Ids naturally: "2" before "10", "CD1" before "CD2".
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |s: &str| {
+        let digits: String = s.chars().rev().take_while(char::is_ascii_digit).collect::<Vec<_>>().into_iter().rev().collect();
+        (s[..s.len() - digits.len()].to_ascii_lowercase(), digits.parse::<u64>().unwrap_or(0), s.to_string())
+    };
+    key(a).cmp(&key(b))
 }
 
 impl Redfish {
-    /// Logs in and discovers the System, Manager and virtual media slots.
+    /// Logs in and discovers the System, Manager and virtual media slots. A slot (or the
+    /// Manager) that cannot be read is left out and remembered, so that the commands that do
+    /// not need it still work and the ones that do say why they cannot.
     pub fn connect(t: &Target, timing: &Timing) -> Result<Redfish, BmcError> {
         let fail = |step: &str, message: String| BmcError { node: t.node.clone(), step: step.into(), message };
         let (mut client, root) = Client::connect(&t.address, &t.username, &t.password, &t.tls, timing).map_err(|m| fail("log in", m))?;
         // From here on `client` logs out when dropped, whatever happens.
+        let mut unreadable = Vec::new();
         let mut discover = || -> Result<(String, Option<String>, Vec<Slot>, Value), String> {
-            let systems = link(&root, "Systems").ok_or("the service root links no Systems")?;
+            let systems = link(&client, &root, "Systems").ok_or("the service root links no Systems")?;
+            let all = members(&mut client, &systems)?;
             let system = match &t.system {
-                None => first_member(&mut client, &systems)?.ok_or("the Systems collection is empty")?,
-                Some(want) => {
-                    let col = client.get(&systems)?;
-                    let members: Vec<String> = col
-                        .get("Members")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(|m| m.get("@odata.id").and_then(Value::as_str)).map(|p| client.path_of(p)).collect())
-                        .unwrap_or_default();
-                    let found = members.iter().find(|p| p.trim_end_matches('/').rsplit('/').next() == Some(want.as_str())).cloned();
-                    found.ok_or_else(|| {
-                        let ids: Vec<&str> = members.iter().filter_map(|p| p.trim_end_matches('/').rsplit('/').next()).collect();
-                        format!("no System '{want}' (bmc.system); the service has: {}", ids.join(", "))
-                    })?
-                }
+                None => all.first().cloned().ok_or("the Systems collection is empty")?,
+                Some(want) => all.iter().find(|p| last_segment(p) == want.as_str()).cloned().ok_or_else(|| {
+                    let ids: Vec<&str> = all.iter().map(|p| last_segment(p)).collect();
+                    format!("no System '{want}' (bmc.system); the service has: {}", ids.join(", "))
+                })?,
             };
             let sys = client.get(&system)?;
             let manager = match sys.pointer("/Links/ManagedBy/0/@odata.id").and_then(Value::as_str) {
                 Some(m) => Some(client.path_of(m)),
-                None => match link(&root, "Managers") {
-                    Some(m) => first_member(&mut client, &m)?,
+                None => match link(&client, &root, "Managers") {
+                    Some(m) => members(&mut client, &m)?.into_iter().next(),
                     None => None,
                 },
             };
-            let mut slots = Vec::new();
-            let mut holders = vec![link(&sys, "VirtualMedia")];
+            let mut holders = vec![link(&client, &sys, "VirtualMedia")];
             if let Some(m) = &manager {
-                holders.push(link(&client.get(m)?, "VirtualMedia"));
+                match client.get(m) {
+                    Ok(mv) => holders.push(link(&client, &mv, "VirtualMedia")),
+                    Err(e) => unreadable.push(format!("the Manager ({e})")),
+                }
             }
+            let mut slots: Vec<Slot> = Vec::new();
             for col in holders.into_iter().flatten() {
-                let col = client.path_of(&col);
-                let members = client.get(&col)?;
-                for m in members.get("Members").and_then(Value::as_array).cloned().unwrap_or_default() {
-                    let Some(p) = m.get("@odata.id").and_then(Value::as_str) else { continue };
-                    let path = client.path_of(p);
-                    // A Manager's collection may list the System's slots again (sushy-tools).
-                    if slots.iter().any(|s: &Slot| s.path == path) {
+                let paths = match members(&mut client, &col) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        unreadable.push(format!("the virtual media collection {col} ({e})"));
                         continue;
                     }
-                    let s = client.get(&path)?;
-                    let action = |name: &str| {
-                        s.pointer(&format!("/Actions/#VirtualMedia.{name}/target")).and_then(Value::as_str).map(|t| client.path_of(t))
+                };
+                for path in paths {
+                    // A Manager's collection may list the System's slots again (sushy-tools).
+                    if slots.iter().any(|s| s.path == path) {
+                        continue;
+                    }
+                    let s = match client.get(&path) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            unreadable.push(format!("slot {} ({e})", last_segment(&path)));
+                            continue;
+                        }
+                    };
+                    // The standard action, else HPE's OEM one (iLO 4 and early iLO 5 firmware).
+                    let action = |standard: &str, hpe: &str| {
+                        s.pointer(&format!("/Actions/#VirtualMedia.{standard}/target"))
+                            .or_else(|| s.pointer(&format!("/Actions/Oem/Hpe/#HpeiLOVirtualMedia.{hpe}/target")))
+                            .or_else(|| s.pointer(&format!("/Actions/Oem/#HpeiLOVirtualMedia.{hpe}/target")))
+                            .and_then(Value::as_str)
+                            .map(|t| client.path_of(t))
                     };
                     slots.push(Slot {
-                        id: s.get("Id").and_then(Value::as_str).unwrap_or_else(|| path.rsplit('/').next().unwrap_or("")).to_string(),
-                        media_types: s
-                            .get("MediaTypes")
-                            .and_then(Value::as_array)
-                            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                            .unwrap_or_default(),
-                        insert: action("InsertMedia"),
-                        eject: action("EjectMedia"),
+                        id: s.get("Id").and_then(Value::as_str).unwrap_or_else(|| last_segment(&path)).to_string(),
+                        media_types: strings(s.get("MediaTypes")),
+                        insert: action("InsertMedia", "InsertVirtualMedia"),
+                        eject: action("EjectMedia", "EjectVirtualMedia"),
                         path,
                     });
                 }
             }
+            slots.sort_by(|a, b| natural(&a.id, &b.id));
             Ok((system, manager, slots, sys))
         };
         let (system, manager, slots, sys) = discover().map_err(|m| fail("discover", m))?;
@@ -127,6 +173,7 @@ impl Redfish {
             system,
             manager,
             slots,
+            unreadable,
         })
     }
 
@@ -377,14 +424,27 @@ impl Redfish {
             body["WriteProtected"] = json!(true);
         }
         match &slot.insert {
-            Some(action) => match self.client.post(action, &body) {
-                // Some firmware wants the transfer protocol spelled out (ironic's fallback).
-                Err(e) if e.contains("HTTP 400") && e.contains("TransferProtocolType") => {
-                    body["TransferProtocolType"] = json!(if url.starts_with("https") { "HTTPS" } else { "HTTP" });
-                    self.client.post(action, &body)?;
-                }
-                r => {
-                    r?;
+            // HPE's OEM action takes the image only.
+            Some(action) if action.contains("HpeiLOVirtualMedia") => {
+                self.client.post(action, &json!({ "Image": url }))?;
+            }
+            // Some firmware wants the transfer protocol spelled out, AMI MegaRAC also the
+            // transfer method: each is added when the BMC names it missing (as ironic and sushy
+            // do), once.
+            Some(action) => loop {
+                match self.client.post(action, &body) {
+                    Err(e)
+                        if e.contains("HTTP 400") && e.contains("TransferProtocolType") && body.get("TransferProtocolType").is_none() =>
+                    {
+                        body["TransferProtocolType"] = json!(if url.starts_with("https") { "HTTPS" } else { "HTTP" });
+                    }
+                    Err(e) if e.contains("HTTP 400") && e.contains("TransferMethod") && body.get("TransferMethod").is_none() => {
+                        body["TransferMethod"] = json!("Stream");
+                    }
+                    r => {
+                        r?;
+                        break;
+                    }
                 }
             },
             // Lenovo XCC has no InsertMedia action: the slot is PATCHed (python-redfish-lenovo#21).
@@ -401,7 +461,13 @@ impl Redfish {
 
     /// Inserts the live image and the seed, sets boot once from the virtual CD, power-cycles.
     pub fn boot_virtual_cd(&mut self, image_url: &str, seed: &SeedUrls) -> Result<BootReport, BmcError> {
-        let cd = self.slots.iter().find(|s| Self::takes(s, &["CD", "DVD"]) && (s.insert.is_some() || s.eject.is_none())).cloned();
+        // The image goes to the slot most made for CDs: one that takes nothing else before one
+        // that also takes USB sticks, then by Id ("1" before "2", whatever the collection's
+        // order: on a Dell R660 the order put the image in slot 2).
+        let mut cds: Vec<&Slot> =
+            self.slots.iter().filter(|s| Self::takes(s, &["CD", "DVD"]) && (s.insert.is_some() || s.eject.is_none())).collect();
+        cds.sort_by_key(|s| s.media_types.iter().filter(|m| !matches!(m.as_str(), "CD" | "DVD")).count());
+        let cd = cds.first().map(|s| (*s).clone());
         let Some(cd) = cd else {
             return Err(self.fail("find a virtual CD", format!("no virtual media slot takes a CD (found: {})", self.slot_list())));
         };
@@ -440,10 +506,15 @@ impl Redfish {
     }
 
     fn slot_list(&self) -> String {
-        if self.slots.is_empty() {
-            return "none".into();
+        let mut out = if self.slots.is_empty() {
+            "none".to_string()
+        } else {
+            self.slots.iter().map(|s| format!("{} [{}]", s.id, s.media_types.join(","))).collect::<Vec<_>>().join(", ")
+        };
+        if !self.unreadable.is_empty() {
+            out.push_str(&format!("; unreadable: {}", self.unreadable.join(", ")));
         }
-        self.slots.iter().map(|s| format!("{} [{}]", s.id, s.media_types.join(","))).collect::<Vec<_>>().join(", ")
+        out
     }
 
     fn boot_once_cd(&mut self, cd: &Slot, target: Option<&'static str>) -> Result<String, String> {
@@ -536,7 +607,7 @@ impl Redfish {
 
     fn bios_path(&mut self) -> Result<String, String> {
         let sys = self.client.get(&self.system.clone())?;
-        link(&sys, "Bios").map(|p| self.client.path_of(&p)).ok_or_else(|| "the System links no Bios resource".into())
+        link(&self.client, &sys, "Bios").ok_or_else(|| "the System links no Bios resource".into())
     }
 
     /// Attributes whose names contain `pattern`.
@@ -615,27 +686,27 @@ impl Redfish {
 
     // ---- jobs ----
 
-    fn job_collection(&mut self) -> Result<(String, bool), String> {
+    /// The job queue: Dell's Manager Jobs, else the TaskService's Tasks; None when the BMC has
+    /// neither (then there is nothing queued, which is not an error).
+    fn job_collection(&mut self) -> Result<Option<(String, bool)>, String> {
         if self.quirks.manager_jobs {
             if let Some(m) = self.manager.clone() {
-                return Ok((format!("{m}/Jobs"), true));
+                return Ok(Some((format!("{m}/Jobs"), true)));
             }
         }
         let root = self.client.get("/redfish/v1/")?;
-        let ts = link(&root, "Tasks").ok_or("the BMC has no TaskService")?;
-        let service = self.client.get(&self.client.path_of(&ts))?;
-        Ok((link(&service, "Tasks").map(|t| self.client.path_of(&t)).ok_or("the TaskService links no Tasks")?, false))
+        let Some(ts) = link(&self.client, &root, "Tasks") else { return Ok(None) };
+        let service = self.client.get(&ts)?;
+        Ok(link(&self.client, &service, "Tasks").map(|t| (t, false)))
     }
 
-    /// The job queue (Dell) or task list (others).
+    /// The job queue (Dell) or task list (others); empty on a BMC without either.
     pub fn jobs(&mut self) -> Result<Vec<Job>, BmcError> {
         self.step("list jobs", |r| {
-            let (col, _) = r.job_collection()?;
-            let members = r.client.get(&col)?;
+            let Some((col, _)) = r.job_collection()? else { return Ok(Vec::new()) };
             let mut jobs = Vec::new();
-            for m in members.get("Members").and_then(Value::as_array).cloned().unwrap_or_default() {
-                let Some(p) = m.get("@odata.id").and_then(Value::as_str) else { continue };
-                let j = r.client.get(&r.client.path_of(p))?;
+            for p in members(&mut r.client, &col)? {
+                let j = r.client.get(&p)?;
                 let s = |k: &str| j.get(k).and_then(Value::as_str).unwrap_or("").to_string();
                 jobs.push(Job {
                     id: s("Id"),
@@ -657,7 +728,12 @@ impl Redfish {
     pub fn jobs_clear(&mut self, id: Option<&str>) -> Result<usize, BmcError> {
         let jobs = self.jobs()?;
         self.step("clear jobs", |r| {
-            let (col, dell) = r.job_collection()?;
+            let Some((col, dell)) = r.job_collection()? else {
+                return match id {
+                    Some(i) => Err(format!("no job '{i}': the BMC has no job queue (no TaskService)")),
+                    None => Ok(0),
+                };
+            };
             if dell {
                 // Source: Dell iDRAC Redfish API guide, DellJobService; quads#726, bmclib#467.
                 let m = r.manager.clone().unwrap_or_default();

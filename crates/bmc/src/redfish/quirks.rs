@@ -2,6 +2,26 @@
 //!
 //! The flows in [`super`] ask [`Quirks`] instead of testing vendors; each field says where
 //! the behaviour is known from. Adding a vendor means adding a row here, not `if`s in flows.
+//!
+//! Rules the flows apply to every BMC, because firmware of several vendors needs them (each
+//! read from the service, never assumed from the vendor):
+//! - Reset types: `ResetType@Redfish.AllowableValues`, else the action's `@Redfish.ActionInfo`
+//!   (iLO, iDRAC, XCC publish them there); spellings off the standard read as the standard
+//!   value, unknown values ignored, nothing known = everything tried (sushy `system.py`).
+//!   `PushPowerButton` is the graceful off where `GracefulShutdown` is not listed (iLO 5;
+//!   ironic `redfish/power.py`), and only on a System known to be On.
+//! - A missing Reset action, an action target outside its resource (DSP0266: an action's URI
+//!   is its resource's URI + `/Actions/...`), a one-time boot target not in
+//!   `BootSourceOverrideTarget@Redfish.AllowableValues` (Supermicro's `UsbCd`; ironic
+//!   `redfish/management.py`) all fail before the first change.
+//! - InsertMedia: `TransferProtocolType` added when the BMC names it missing (ironic), then
+//!   `TransferMethod: Stream` (AMI MegaRAC; sushy `virtual_media.py`); HPE's OEM
+//!   `HpeiLOVirtualMedia.InsertVirtualMedia`/`EjectVirtualMedia` when the standard actions are
+//!   absent (iLO 4; python-ilorest-library); slots chosen by `MediaTypes`, then by Id.
+//! - PATCH carries `If-Match` with the resource's ETag; a weak one refused with 412 is sent
+//!   strong (sushy `connector.py`; Fujitsu iRMC and newer iDRAC answer 428 without).
+//! - Links may be absolute URLs: followed as paths on the same BMC. Collections are read to
+//!   their last `Members@odata.nextLink` page.
 
 use crate::Vendor;
 
