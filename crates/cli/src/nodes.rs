@@ -131,16 +131,63 @@ fn node_progress(args: &NodeArgs, inv: &liveboot_inventory::Inventory) -> Result
     let print = progress_printer();
     Ok(std::sync::Arc::new(move |e: Event| {
         if let Event::NodeFinished(o) = &e {
-            if many && !json {
+            if json {
+                // Standard output is the JSON: a failure is said on standard error too.
+                return print(e);
+            }
+            // The report on standard output names the failure; said here once more it would
+            // be said twice.
+            if many {
                 note_raw(&format!("{}: {} after {:.1} s\n", o.node, if o.ok { "done" } else { "failed" }, o.seconds));
             }
+            return;
         }
         print(e)
     }))
 }
 
+/// The write end of the pipe the signal handler writes the signal's number into.
+static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_node_signal(sig: libc::c_int) {
+    let b = sig as u8;
+    // SAFETY: write(2) is async-signal-safe; the fd is the pipe's write end, set before the
+    // handler was installed.
+    unsafe { libc::write(SIGNAL_PIPE.load(std::sync::atomic::Ordering::SeqCst), (&b as *const u8).cast(), 1) };
+}
+
+/// On SIGINT or SIGTERM during a node command: end every BMC session this process has open,
+/// then exit 130 or 143. The handler only writes to a pipe; a thread does the logging out,
+/// which a handler cannot.
+fn end_sessions_on_signal() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills the two descriptors.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return;
+        }
+        SIGNAL_PIPE.store(fds[1], std::sync::atomic::Ordering::SeqCst);
+        std::thread::spawn(move || {
+            let mut b = 0u8;
+            // SAFETY: reading one byte into `b` from the pipe's read end.
+            while unsafe { libc::read(fds[0], (&mut b as *mut u8).cast(), 1) } != 1 {}
+            let ended = liveboot_ops::nodes::end_open_sessions();
+            note_raw(&format!("\ninterrupted: ended {ended} BMC session(s)\n"));
+            std::process::exit(128 + i32::from(b));
+        });
+        let handler = on_node_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only writes one byte to a pipe.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    });
+}
+
 /// Runs `action` on every node named and reports.
 pub fn run(args: &NodeArgs, action: Action) -> Result<(), Failure> {
+    end_sessions_on_signal();
     let inv = liveboot_ops::nodes::load(&args.inventory).map_err(Failure::input)?;
     let progress = node_progress(args, &inv)?;
     let outcomes = liveboot_ops::nodes::run(&inv, &args.names, &settings(args), &action, None, progress).map_err(Failure::input)?;
@@ -226,6 +273,7 @@ pub fn split_settings(names: &[String]) -> (Vec<String>, Vec<(String, String)>) 
 
 /// `liveboot boot`.
 pub fn boot(project: &Project, a: BootArgs) -> Result<(), Failure> {
+    end_sessions_on_signal();
     let inv = liveboot_ops::nodes::load(&a.nodes.inventory).map_err(Failure::input)?;
     let progress = node_progress(&a.nodes, &inv)?;
     let b = BootSettings { image: a.image, out: a.out, wait: a.wait.then(|| Duration::from_secs(a.timeout)) };

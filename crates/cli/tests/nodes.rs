@@ -178,7 +178,11 @@ fn failures_name_node_and_step_and_never_the_password() {
         .env_remove("LB_TEST_BMC_PASSWORD")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&o.stderr).contains("environment variable LB_TEST_BMC_PASSWORD (its BMC password) is not set"));
+    // Said once: in the node's line of the report (standard output), not again on standard error.
+    let said = "environment variable LB_TEST_BMC_PASSWORD (its BMC password) is not set";
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(out.starts_with("d1") && out.contains("FAILED") && out.contains(said), "{out}");
+    assert_eq!(out.matches(said).count() + err.matches(said).count(), 1, "stdout: {out}\nstderr: {err}");
     // Unknown names get a suggestion.
     let o = run(&lab, &["status", "d2"]);
     assert!(
@@ -187,4 +191,81 @@ fn failures_name_node_and_step_and_never_the_password() {
         String::from_utf8_lossy(&o.stderr)
     );
     let _ = Path::new("");
+}
+
+#[test]
+fn signals_during_boot_on_three_nodes_leave_no_session_open() {
+    // Three slow BMCs (each answer 150 ms late) so that a boot takes seconds; SIGINT or
+    // SIGTERM at a random moment; every session created must have been deleted, and the exit
+    // code must say which signal it was (or 0 when the boot was already done).
+    let seed = std::env::var("LIVEBOOT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+    println!("LIVEBOOT_TEST_SEED={seed}");
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut interrupted = 0;
+    for round in 0..6 {
+        let dir = tempfile::tempdir().unwrap();
+        let pubdir = dir.path().join("pub");
+        std::fs::create_dir(&pubdir).unwrap();
+        let server = liveboot_publish::serve(&pubdir, "127.0.0.1:0", Default::default()).unwrap();
+        let slow = Faults { slow: Some(std::time::Duration::from_millis(150)), ..Faults::default() };
+        let bmcs: Vec<MockBmc> = (0..3).map(|_| MockBmc::start(Shape::Generic, "admin", PASSWORD, slow.clone())).collect();
+        std::fs::write(dir.path().join("live.iso"), vec![7u8; 100_000]).unwrap();
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGldy3/auhiwTtw13k3y0JgINAiDdmUfsTI8goR+3LQw alice@lab";
+        let mut inv = format!("publish:\n  base_url: http://{}\n  dir: pub\nnodes:\n", server.addr());
+        for (i, b) in bmcs.iter().enumerate() {
+            inv.push_str(&format!(
+                "  n{i}:\n    bmc:\n      address: {}\n      protocol: redfish\n      username: admin\n      password_env: LB_TEST_BMC_PASSWORD\n",
+                b.url()
+            ));
+        }
+        inv.push_str(&format!("slices:\n  lab:\n    ssh_keys: [\"{key}\"]\n    nodes: [n0, n1, n2]\n"));
+        std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_liveboot"))
+            .arg("-C")
+            .arg(root())
+            .args(["boot", "lab", "--image"])
+            .arg(dir.path().join("live.iso"))
+            .arg("--inventory")
+            .arg(dir.path().join("inventory.yaml"))
+            .env("LB_TEST_BMC_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let signal = if next() % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
+        let delay = std::time::Duration::from_millis(200 + next() % 2000);
+        std::thread::sleep(delay);
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = child.wait_with_output().unwrap();
+        let code = out.status.code();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            code == Some(128 + signal) || code == Some(0),
+            "round {round}: signal {signal} after {delay:?}: exit {:?}\n{err}",
+            out.status
+        );
+        if code != Some(0) {
+            interrupted += 1;
+            assert!(err.contains("interrupted: ended"), "{err}");
+        }
+        for (i, b) in bmcs.iter().enumerate() {
+            let r = b.record();
+            assert_eq!(
+                r.sessions_created, r.sessions_deleted,
+                "round {round}, n{i}: signal {signal} after {delay:?} left a session open\n{err}"
+            );
+        }
+        println!("round {round}: signal {signal} after {delay:?}: exit {code:?}");
+    }
+    assert!(interrupted >= 3, "the boots ended before the signals: make the BMCs slower");
 }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
+/// Ends the BMC sessions this process has open (for a signal handler's thread).
+pub use liveboot_bmc::redfish::end_open_sessions;
 use liveboot_bmc::{BmcError, BootReport, Driver, Job, MediaSlot, Protocol, Secret, SeedUrls, Target, Timing, Tls, Vendor};
 use liveboot_inventory::Inventory;
 use liveboot_runner::Cmd;

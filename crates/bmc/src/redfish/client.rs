@@ -42,6 +42,60 @@ enum Auth {
     None,
 }
 
+/// The sessions open right now, process-wide: a signal arriving mid-command must not leave
+/// them on the BMCs (their few slots fill up: iDRAC RAC0218, iLO), so the CLI's signal thread
+/// ends them with [`end_open_sessions`] before exiting.
+struct OpenSession {
+    id: u64,
+    agent: ureq::Agent,
+    url: String,
+    token: Secret,
+}
+
+static OPEN: std::sync::Mutex<Vec<OpenSession>> = std::sync::Mutex::new(Vec::new());
+static CLOSING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+/// Logins under way: their session exists on the BMC before its token is known here.
+static LOGGING_IN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts a login under way while it lives.
+struct LoginUnderWay;
+
+impl LoginUnderWay {
+    fn start() -> LoginUnderWay {
+        LOGGING_IN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        LoginUnderWay
+    }
+}
+
+impl Drop for LoginUnderWay {
+    fn drop(&mut self) {
+        LOGGING_IN.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Ends every session this process has open (one DELETE each, a few seconds at most) and
+/// refuses new ones from then on; returns how many were ended. For a signal handler's thread
+/// before the process exits.
+pub fn end_open_sessions() -> usize {
+    CLOSING.store(true, std::sync::atomic::Ordering::SeqCst);
+    // A login under way ends its own session when it sees CLOSING: wait for it (briefly).
+    let start = std::time::Instant::now();
+    while LOGGING_IN.load(std::sync::atomic::Ordering::SeqCst) > 0 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let open: Vec<OpenSession> = std::mem::take(&mut *OPEN.lock().unwrap_or_else(|e| e.into_inner()));
+    let ended: Vec<_> = open
+        .into_iter()
+        .map(|s| {
+            std::thread::spawn(move || {
+                s.agent.delete(&s.url).set("X-Auth-Token", s.token.expose()).timeout(Duration::from_secs(5)).call().is_ok()
+            })
+        })
+        .collect();
+    ended.into_iter().map(|h| h.join()).filter(|r| matches!(r, Ok(true))).count()
+}
+
 /// A logged-in Redfish connection.
 pub struct Client {
     agent: ureq::Agent,
@@ -52,6 +106,8 @@ pub struct Client {
     timing: Timing,
     /// The CA file trusted, if any (for what a certificate failure says).
     ca_file: Option<std::path::PathBuf>,
+    /// Its entry in the process's list of open sessions.
+    registered: Option<u64>,
 }
 
 impl Client {
@@ -77,6 +133,7 @@ impl Client {
                 Tls::Verify { ca_file } => ca_file.clone(),
                 _ => None,
             },
+            registered: None,
         };
         // The service root is public by the standard; some services (sushy-tools with an auth
         // file) want credentials for it too.
@@ -95,6 +152,14 @@ impl Client {
     }
 
     fn login(&mut self, sessions: &str) -> Result<(), String> {
+        let _under_way = LoginUnderWay::start();
+        if CLOSING.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("interrupted".into());
+        }
+        // A session that expired under us (logging in again) is no longer ours to end.
+        if let Some(old) = self.registered.take() {
+            OPEN.lock().unwrap_or_else(|e| e.into_inner()).retain(|s| s.id != old);
+        }
         let body = serde_json::json!({ "UserName": self.username, "Password": self.password.expose() });
         let saved = std::mem::replace(&mut self.auth, Auth::None);
         let reply = self.send("POST", sessions, Some(&body));
@@ -109,7 +174,21 @@ impl Client {
         let uri = reply.location.clone().or_else(|| reply.body.get("@odata.id").and_then(Value::as_str).map(str::to_string));
         match (token, uri) {
             (Some(token), Some(uri)) => {
-                self.auth = Auth::Session { token: Secret::new(token), uri: self.path_of(&uri) };
+                self.auth = Auth::Session { token: Secret::new(token.clone()), uri: self.path_of(&uri) };
+                let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let url = format!("{}{}", self.base, self.path_of(&uri));
+                OPEN.lock().unwrap_or_else(|e| e.into_inner()).push(OpenSession {
+                    id,
+                    agent: self.agent.clone(),
+                    url,
+                    token: Secret::new(token),
+                });
+                self.registered = Some(id);
+                if CLOSING.load(std::sync::atomic::Ordering::SeqCst) {
+                    // Interrupted while logging in: the session ends at once.
+                    self.logout();
+                    return Err("interrupted".into());
+                }
                 Ok(())
             }
             (Some(_), None) => {
@@ -127,6 +206,16 @@ impl Client {
 
     /// Logs the session out (on drop, whatever happened before).
     fn logout(&mut self) {
+        if let Some(id) = self.registered.take() {
+            let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+            let before = open.len();
+            open.retain(|s| s.id != id);
+            if open.len() == before {
+                // Already ended by end_open_sessions.
+                self.auth = Auth::None;
+                return;
+            }
+        }
         if let Auth::Session { uri, .. } = &self.auth {
             let uri = uri.clone();
             // One try and one retry: the BMC ends it by itself later, but slots are few.

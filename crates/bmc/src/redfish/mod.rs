@@ -8,6 +8,8 @@
 pub mod client;
 pub mod quirks;
 
+pub use client::end_open_sessions;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
