@@ -229,7 +229,7 @@ fn signals_during_boot_on_three_nodes_leave_no_session_open() {
         }
         inv.push_str(&format!("slices:\n  lab:\n    ssh_keys: [\"{key}\"]\n    nodes: [n0, n1, n2]\n"));
         std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_liveboot"))
+        let child = Command::new(env!("CARGO_BIN_EXE_liveboot"))
             .arg("-C")
             .arg(root())
             .args(["boot", "lab", "--image"])
