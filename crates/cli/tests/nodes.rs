@@ -241,7 +241,7 @@ fn signals_during_boot_on_three_nodes_leave_no_session_open() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let signal = if next() % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
+        let signal = if next().is_multiple_of(2) { libc::SIGINT } else { libc::SIGTERM };
         let delay = std::time::Duration::from_millis(200 + next() % 2000);
         std::thread::sleep(delay);
         // SAFETY: signalling our own child.

@@ -189,7 +189,7 @@ fn e_a_clean_build_in_another_checkout_killed_in_its_root_resumes_byte_identical
     let _ = std::fs::remove_dir_all(&clean);
     share_packages(&cache, &clean);
     let mut next = random();
-    let signal = if next() % 2 == 0 { libc::SIGINT } else { libc::SIGKILL };
+    let signal = if next().is_multiple_of(2) { libc::SIGINT } else { libc::SIGKILL };
     interrupt_build(&checkout, &clean, &out_clean, "rootfs", Duration::from_millis(next() % 60_000), signal);
     assert_clean_after_kill(&clean, &out_clean);
     let report = build_in(&checkout, "debian12", &clean, &out_clean);
