@@ -94,6 +94,22 @@ impl Ipmi {
         timing.poll_until(within, || Ok(self.power()? == want))
     }
 
+    /// What `mc info` tells: the BMC's firmware revision and its manufacturer.
+    pub fn info(&mut self) -> Result<crate::SystemInfo, BmcError> {
+        let out = self.run("read BMC info", &["mc", "info"])?;
+        let field = |name: &str| {
+            out.lines()
+                .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == name).map(|(_, v)| v.trim().to_string()))
+                .filter(|v| !v.is_empty())
+        };
+        Ok(crate::SystemInfo {
+            vendor: "ipmi".into(),
+            manufacturer: field("Manufacturer Name"),
+            bmc_firmware: field("Firmware Revision"),
+            ..Default::default()
+        })
+    }
+
     /// Power on and wait for it.
     pub fn on(&mut self) -> Result<(), BmcError> {
         if self.power()? != Power::On {

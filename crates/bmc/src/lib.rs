@@ -219,6 +219,37 @@ pub struct MediaSlot {
     pub media_types: Vec<String>,
     /// The image URL when something is inserted.
     pub image: Option<String>,
+    /// `Inserted` as the BMC says it (not every BMC does).
+    pub inserted: Option<bool>,
+    /// `ConnectedVia` as the BMC says it (URI, Applet, NotConnected, ...).
+    pub connected_via: Option<String>,
+}
+
+/// What `status` shows of a node besides power and media: what operators look at first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SystemInfo {
+    /// The vendor whose quirks apply (the inventory's, else detected).
+    pub vendor: String,
+    /// The System's Manufacturer, Model, SerialNumber and Id.
+    pub manufacturer: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// Serial number.
+    pub serial: Option<String>,
+    /// The System's Id.
+    pub system_id: Option<String>,
+    /// BIOS/UEFI firmware version (BiosVersion).
+    pub bios_version: Option<String>,
+    /// The BMC's firmware version (the Manager's FirmwareVersion).
+    pub bmc_firmware: Option<String>,
+    /// UEFI or Legacy (Boot.BootSourceOverrideMode).
+    pub boot_mode: Option<String>,
+    /// The pending one-time or continuous boot override ("Cd once"), None when disabled.
+    pub boot_override: Option<String>,
+    /// Status.Health of the System.
+    pub health: Option<String>,
+    /// Jobs not finished (pending BIOS settings, imports).
+    pub pending_jobs: Vec<Job>,
 }
 
 /// One entry of a BMC's job or task queue.
@@ -316,6 +347,15 @@ impl Driver {
         match self {
             Driver::Redfish(r) => r.power_cycle(),
             Driver::Ipmi(i) => i.power_cycle(),
+        }
+    }
+
+    /// Vendor, model, serial, firmware, boot mode and override, health, pending jobs (what
+    /// IPMI tells: the BMC's firmware).
+    pub fn info(&mut self) -> Result<SystemInfo, BmcError> {
+        match self {
+            Driver::Redfish(r) => r.info(),
+            Driver::Ipmi(i) => i.info(),
         }
     }
 

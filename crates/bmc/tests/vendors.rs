@@ -153,6 +153,12 @@ fn ami_override_through_the_settings_object_with_the_full_triple() {
     assert_eq!(sd["Boot"]["BootSourceOverrideTarget"], "Cd");
     assert_eq!(sd["Boot"]["BootSourceOverrideMode"], "UEFI");
     assert_eq!(sd["Boot"]["BootSourceOverrideEnabled"], "Once");
+    // Only the override goes to the settings resource, not the System's whole Boot object.
+    for body in requests(&bmc, "PATCH", "/Systems/Self/SD") {
+        let keys: Vec<&String> = body["Boot"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["BootSourceOverrideEnabled", "BootSourceOverrideMode", "BootSourceOverrideTarget"], "{body}");
+        assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    }
     // The insert was retried with TransferProtocolType after the 400 asking for it.
     assert!(requests(&bmc, "POST", "InsertMedia").iter().any(|b| b["TransferProtocolType"] == "HTTP"));
 }

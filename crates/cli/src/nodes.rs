@@ -225,15 +225,55 @@ fn human(o: &NodeOutcome) -> String {
     let mut parts: Vec<String> = Vec::new();
     match &o.result {
         NodeResult::Failed { error, .. } => return format!("{node:<12} FAILED  {error}"),
-        NodeResult::Status { power, media, bios, ping, ssh } => {
+        NodeResult::Status { power, info, media, bios, ping, ssh } => {
+            // One block per node: the first line as for every command, then labelled lines.
             parts.push(format!("power {power}"));
-            let slots: Vec<String> = media.iter().map(|s| format!("{}={}", s.id, s.image.as_deref().unwrap_or("empty"))).collect();
-            if !slots.is_empty() {
-                parts.push(format!("media {}", slots.join(" ")));
-            }
-            parts.extend(bios.iter().map(|(k, v)| format!("{k}={}", value_text(v))));
             parts.push(format!("ping {ping}"));
             parts.push(format!("ssh {ssh}"));
+            let mut lines: Vec<(&str, String)> = Vec::new();
+            let join = |items: Vec<String>| items.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("  ");
+            let opt = |label: &str, v: &Option<String>| v.as_ref().map(|v| format!("{label}{v}")).unwrap_or_default();
+            let system = join(vec![
+                [info.manufacturer.clone(), info.model.clone()].into_iter().flatten().collect::<Vec<_>>().join(" "),
+                opt("serial ", &info.serial),
+                opt("id ", &info.system_id),
+                opt("health ", &info.health),
+                format!("({})", info.vendor),
+            ]);
+            lines.push(("system", system));
+            let firmware = join(vec![opt("BIOS ", &info.bios_version), opt("BMC ", &info.bmc_firmware)]);
+            if !firmware.is_empty() {
+                lines.push(("firmware", firmware));
+            }
+            let boot = join(vec![info.boot_mode.clone().unwrap_or_default(), opt("next boot: ", &info.boot_override)]);
+            if !boot.is_empty() {
+                lines.push(("boot", boot));
+            }
+            if !media.is_empty() {
+                let slots = media.iter().map(|s| {
+                    let how =
+                        [s.inserted.map(|i| if i { "inserted".to_string() } else { "not inserted".to_string() }), s.connected_via.clone()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                    let what = s.image.as_deref().map(|i| if i.is_empty() { "(connected)" } else { i }).unwrap_or("empty");
+                    if how.is_empty() {
+                        format!("{}: {what}", s.id)
+                    } else {
+                        format!("{}: {what} ({how})", s.id)
+                    }
+                });
+                lines.push(("media", slots.collect::<Vec<_>>().join("  ")));
+            }
+            for j in &info.pending_jobs {
+                lines.push(("job", format!("{} {} {} {}", j.id, j.state, j.name, j.message).trim().to_string()));
+            }
+            if !bios.is_empty() {
+                lines.push(("bios", bios.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect::<Vec<_>>().join("  ")));
+            }
+            let block: String = lines.iter().map(|(label, text)| format!("\n    {label:<9}{text}")).collect();
+            return format!("{node:<12} ok      {}{block}", parts.join("  "));
         }
         NodeResult::Power { power, result } => {
             parts.push(format!("power {power}"));

@@ -269,3 +269,69 @@ fn signals_during_boot_on_three_nodes_leave_no_session_open() {
     }
     assert!(interrupted >= 3, "the boots ended before the signals: make the BMCs slower");
 }
+
+#[test]
+fn status_shows_what_operators_look_at_first() {
+    let lab = lab(PASSWORD);
+    let p = Shape::DellNew.paths();
+    lab.dell.edit(p.system, |v| {
+        v["Model"] = serde_json::json!("PowerEdge R660");
+        v["SerialNumber"] = serde_json::json!("7XJ2KQ3");
+        v["BiosVersion"] = serde_json::json!("2.3.5");
+        v["Status"] = serde_json::json!({ "Health": "Warning", "State": "Enabled" });
+        v["Boot"]["BootSourceOverrideEnabled"] = serde_json::json!("Once");
+        v["Boot"]["BootSourceOverrideTarget"] = serde_json::json!("Cd");
+    });
+    lab.dell.edit(p.manager, |v| v["FirmwareVersion"] = serde_json::json!("7.10.30.00"));
+    // A pending BIOS job (this mock completes a job once it has been read: put back each time).
+    let job = format!("{}/Jobs/JID_000000000042", p.manager);
+    let pending = || {
+        lab.dell.edit(&job, |v| {
+            *v = serde_json::json!({ "@odata.id": job, "Id": "JID_000000000042", "Name": "Configure: BIOS.Setup.1-1", "JobState": "Scheduled", "Message": "Task successfully scheduled." })
+        });
+    };
+    pending();
+    lab.dell.edit(&format!("{}/Jobs", p.manager), |v| v["Members"] = serde_json::json!([{ "@odata.id": job }]));
+    let v = json_of(&run(&lab, &["status", "d1", "--json"]));
+    let d1 = &v[0];
+    for (k, want) in [
+        ("vendor", "dell"),
+        ("manufacturer", "Dell Inc."),
+        ("model", "PowerEdge R660"),
+        ("serial", "7XJ2KQ3"),
+        ("system_id", "System.Embedded.1"),
+        ("bios_version", "2.3.5"),
+        ("bmc_firmware", "7.10.30.00"),
+        ("boot_mode", "UEFI"),
+        ("boot_override", "Cd once"),
+        ("health", "Warning"),
+    ] {
+        assert_eq!(d1[k], want, "{k}: {d1}");
+    }
+    assert_eq!(d1["pending_jobs"][0]["id"], "JID_000000000042", "{d1}");
+    assert_eq!(d1["media"][0]["inserted"], false, "{d1}");
+    // Plain: one aligned block per node.
+    pending();
+    let o = run(&lab, &["status", "lab"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let block: Vec<&str> =
+        out.lines().skip_while(|l| !l.starts_with("d1 ")).take_while(|l| l.starts_with("d1 ") || l.starts_with("    ")).collect();
+    assert!(block[0].contains("power Off") && block[0].contains("ssh "), "{out}");
+    for want in [
+        "    system   Dell Inc. PowerEdge R660  serial 7XJ2KQ3  id System.Embedded.1  health Warning  (dell)",
+        "    firmware BIOS 2.3.5  BMC 7.10.30.00",
+        "    boot     UEFI  next boot: Cd once",
+        "    job      JID_000000000042 Scheduled Configure: BIOS.Setup.1-1 Task successfully scheduled.",
+    ] {
+        assert!(block.contains(&want), "missing {want:?} in:\n{out}");
+    }
+    assert!(block.iter().any(|l| l.starts_with("    media    1: empty (not inserted)")), "{out}");
+    // IPMI tells what it can: the BMC's firmware.
+    let i1: Vec<&str> =
+        out.lines().skip_while(|l| !l.starts_with("i1 ")).take_while(|l| l.starts_with("i1 ") || l.starts_with("    ")).collect();
+    assert!(
+        i1.iter().any(|l| l.starts_with("    firmware BMC ")),
+        "{out}\n{}",
+        String::from_utf8_lossy(&run(&lab, &["status", "i1", "--json"]).stdout)
+    );
+}

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 /// Ends the BMC sessions this process has open (for a signal handler's thread).
 pub use liveboot_bmc::redfish::end_open_sessions;
-use liveboot_bmc::{BmcError, BootReport, Driver, Job, MediaSlot, Protocol, Secret, SeedUrls, Target, Timing, Tls, Vendor};
+use liveboot_bmc::{BmcError, BootReport, Driver, Job, MediaSlot, Protocol, Secret, SeedUrls, SystemInfo, Target, Timing, Tls, Vendor};
 use liveboot_inventory::Inventory;
 use liveboot_runner::Cmd;
 
@@ -91,6 +91,9 @@ pub enum NodeResult {
     Status {
         /// Power state.
         power: String,
+        /// Vendor, model, serial, firmware, boot mode and override, health, pending jobs.
+        #[serde(flatten)]
+        info: Box<SystemInfo>,
         /// Virtual media slots.
         media: Vec<MediaSlot>,
         /// The BIOS attributes the inventory asks to show.
@@ -285,6 +288,7 @@ fn one(
     Ok(match action {
         Action::Status => {
             let power = d.power()?;
+            let info = Box::new(d.info()?);
             let media = d.media()?;
             let wanted = &inv.nodes[node].bios_attributes;
             let bios: BTreeMap<String, Value> = if wanted.is_empty() {
@@ -305,7 +309,7 @@ fn one(
                 }
             };
             let host = ssh.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']'])).unwrap_or(&ssh).to_string();
-            NodeResult::Status { power: power.to_string(), media, bios, ping: ping(&host), ssh: ssh_state(&ssh) }
+            NodeResult::Status { power: power.to_string(), info, media, bios, ping: ping(&host), ssh: ssh_state(&ssh) }
         }
         Action::On => {
             d.on()?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{BmcError, BootReport, Job, MediaSlot, Power, SeedUrls, Target, Timing, Vendor};
+use crate::{BmcError, BootReport, Job, MediaSlot, Power, SeedUrls, SystemInfo, Target, Timing, Vendor};
 use client::Client;
 use quirks::{BootOnce, Firmware, Quirks};
 
@@ -364,13 +364,23 @@ impl Redfish {
 
     fn read_slot(&mut self, slot: &Slot) -> Result<Option<String>, String> {
         let s = self.client.get(&slot.path)?;
+        Ok(self.connected(&s))
+    }
+
+    /// The image of a slot when something is connected (by `Inserted`, or `ConnectedVia` where
+    /// `Inserted` is not to be trusted).
+    fn connected(&self, s: &Value) -> Option<String> {
         let image = s.get("Image").and_then(Value::as_str).filter(|i| !i.is_empty()).map(str::to_string);
         let connected = if self.quirks.connected_via_decides {
             s.get("ConnectedVia").and_then(Value::as_str).is_some_and(|c| c != "NotConnected")
         } else {
             s.get("Inserted").and_then(Value::as_bool).unwrap_or(image.is_some())
         };
-        Ok(if connected { Some(image.unwrap_or_default()) } else { None })
+        if connected {
+            Some(image.unwrap_or_default())
+        } else {
+            None
+        }
     }
 
     /// The slots and what is in them.
@@ -378,10 +388,49 @@ impl Redfish {
         self.step("read virtual media", |r| {
             let mut out = Vec::new();
             for slot in r.slots.clone() {
-                let image = r.read_slot(&slot)?;
-                out.push(MediaSlot { id: slot.id.clone(), media_types: slot.media_types.clone(), image });
+                let s = r.client.get(&slot.path)?;
+                out.push(MediaSlot {
+                    id: slot.id.clone(),
+                    media_types: slot.media_types.clone(),
+                    image: r.connected(&s),
+                    inserted: s.get("Inserted").and_then(Value::as_bool),
+                    connected_via: s.get("ConnectedVia").and_then(Value::as_str).map(str::to_string),
+                });
             }
             Ok(out)
+        })
+    }
+
+    /// What `status` shows besides power and media; the jobs only when the BMC lists them.
+    pub fn info(&mut self) -> Result<SystemInfo, BmcError> {
+        let pending_jobs = self.jobs().map(|j| j.into_iter().filter(|j| !j.finished()).collect()).unwrap_or_default();
+        self.step("read the System", |r| {
+            let sys = r.client.get(&r.system.clone())?;
+            let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).filter(|s| !s.trim().is_empty()).map(str::to_string);
+            let bmc_firmware = match r.manager.clone() {
+                Some(m) => r.client.get(&m).ok().and_then(|m| text(&m, "/FirmwareVersion")),
+                None => None,
+            };
+            let enabled = text(&sys, "/Boot/BootSourceOverrideEnabled");
+            let boot_override = match (enabled.as_deref(), text(&sys, "/Boot/BootSourceOverrideTarget")) {
+                (Some("Once" | "Continuous"), Some(t)) if t != "None" => {
+                    Some(format!("{t} {}", enabled.unwrap_or_default().to_ascii_lowercase()))
+                }
+                _ => None,
+            };
+            Ok(SystemInfo {
+                vendor: format!("{:?}", r.vendor).to_ascii_lowercase(),
+                manufacturer: text(&sys, "/Manufacturer"),
+                model: text(&sys, "/Model"),
+                serial: text(&sys, "/SerialNumber"),
+                system_id: text(&sys, "/Id"),
+                bios_version: text(&sys, "/BiosVersion"),
+                bmc_firmware,
+                boot_mode: text(&sys, "/Boot/BootSourceOverrideMode"),
+                boot_override,
+                health: text(&sys, "/Status/Health"),
+                pending_jobs,
+            })
         })
     }
 
