@@ -56,13 +56,13 @@ fn link(c: &Client, v: &Value, name: &str) -> Option<String> {
 /// The member paths of a collection, every page (`Members@odata.nextLink`) followed.
 fn members(c: &mut Client, collection: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     let mut page = Some(collection.to_string());
-    let mut pages = 0;
     while let Some(p) = page {
-        pages += 1;
-        if pages > 1000 {
-            return Err(format!("the collection {collection} has more than 1000 pages: its nextLink loops"));
+        if seen.contains(&p) || seen.len() >= 200 {
+            return Err(format!("the collection {collection}'s Members@odata.nextLink pages do not end (at {p})"));
         }
+        seen.push(p.clone());
         let col = c.get(&p)?;
         for m in col.get("Members").and_then(Value::as_array).into_iter().flatten() {
             if let Some(id) = m.get("@odata.id").and_then(Value::as_str) {
