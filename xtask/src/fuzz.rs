@@ -1,5 +1,5 @@
 //! `cargo xtask fuzz --seconds N [TARGET]`: each fuzz target of `crates/fuzz` (recipe and
-//! inventory YAML, SSH keys, the ISO reader, `liveboot serve`'s request handling, the Redfish
+//! inventory YAML, kickstarts, SSH keys, the ISO reader, `liveboot serve`'s request handling, the Redfish
 //! client) in its own process for N seconds, then a table. A target whose process dies (memory
 //! is limited to 4 GiB there) or that reports a panic or a slow input fails the run; the
 //! input is kept under `target/fuzz/` (`target/release/liveboot-fuzz TARGET --replay FILE`).
@@ -10,16 +10,19 @@ use anyhow::{bail, Result};
 
 use crate::{cargo, root, run};
 
-/// The targets, in the order they run.
-pub const TARGETS: &[&str] = &["recipe", "inventory", "sshkey", "iso", "http", "redfish"];
-
 /// Runs the targets (all, or those whose names contain `only`) for `seconds` each.
 pub fn fuzz(seconds: u64, only: Option<&str>) -> Result<()> {
     run(cargo().args(["build", "--release", "--locked", "-p", "liveboot-fuzz"]))?;
     let bin = root().join("target/release/liveboot-fuzz");
+    // The targets, in the order they run: the fuzz binary's own list.
+    let list = Command::new(&bin).arg("--list").output()?;
+    let targets: Vec<String> = String::from_utf8_lossy(&list.stdout).lines().map(str::to_string).collect();
+    if targets.is_empty() {
+        bail!("{} --list named no targets", bin.display());
+    }
     let mut rows = Vec::new();
     let mut failed = Vec::new();
-    for t in TARGETS.iter().filter(|t| only.is_none_or(|o| t.contains(o))) {
+    for t in targets.iter().filter(|t| only.is_none_or(|o| t.contains(o))) {
         eprintln!("xtask fuzz: {t} for {seconds} s");
         let out = Command::new(&bin).args([t, "--seconds", &seconds.to_string()]).current_dir(root()).output()?;
         let line = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
@@ -34,7 +37,7 @@ pub fn fuzz(seconds: u64, only: Option<&str>) -> Result<()> {
             )),
             Ok(v) => {
                 rows.push(format!("{t:<10} FAILED: {}", v["failures"]));
-                failed.push(*t);
+                failed.push(t.as_str());
             }
             Err(_) => {
                 let current = root().join(format!("target/fuzz/{t}-current.bin"));
@@ -44,7 +47,7 @@ pub fn fuzz(seconds: u64, only: Option<&str>) -> Result<()> {
                     String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default(),
                     current.display()
                 ));
-                failed.push(*t);
+                failed.push(t.as_str());
             }
         }
     }

@@ -65,6 +65,9 @@ pub enum Command {
     /// Remove cached stages that no published build (out/*/manifest.json) refers to.
     #[command(after_help = "Examples:\n  liveboot prune --dry-run\n  liveboot prune --json")]
     Prune(PruneArgs),
+    /// Read kickstart files as anaconda and pykickstart do: check them, or flatten them.
+    #[command(subcommand)]
+    Kickstart(KickstartCommand),
     /// Write NoCloud seed images (cidata ISO 9660) for nodes of the inventory.
     ///
     /// One image per node, named cidata-<node>.iso, holding user-data (slice keys for root and
@@ -179,6 +182,57 @@ pub struct PublishArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `liveboot kickstart ...`.
+#[derive(Debug, Subcommand)]
+pub enum KickstartCommand {
+    /// Print the kickstart with every %include and %ksappend resolved (what `ksflatten -c FILE` makes).
+    ///
+    /// Command lines stay as written and in their order, then one %packages (all sections
+    /// merged), the scripts in order, then the sections liveboot keeps unread (%addon ...).
+    /// pykickstart reads the result exactly as it reads the original. Nothing is printed when the
+    /// kickstart has errors.
+    #[command(
+        after_help = "Examples:\n  liveboot kickstart flatten fedora-live-xfce.ks > flat.ks\n  liveboot kickstart flatten rocky-live-base.ks --ks-version RHEL9 -o flat.ks"
+    )]
+    Flatten(KickstartFlattenArgs),
+    /// Report every problem of a kickstart and the files it includes: file, line, what, the fix.
+    ///
+    /// Commands and options are checked against pykickstart's definitions for the version;
+    /// exit status 1 when there is an error (warnings alone exit 0).
+    #[command(after_help = "Examples:\n  liveboot kickstart check my.ks\n  liveboot kickstart check rocky.ks --ks-version RHEL9 --json")]
+    Check(KickstartCheckArgs),
+}
+
+/// Which kickstart version to read a file as.
+#[derive(Debug, Args)]
+pub struct KsVersion {
+    /// The kickstart version (pykickstart's names): F37 … F43, RHEL8, RHEL9, RHEL10.
+    #[arg(long = "ks-version", value_name = "VERSION", default_value = "F43", value_parser = clap::builder::PossibleValuesParser::new(liveboot_kickstart::syntax::VERSIONS))]
+    pub ks_version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KickstartFlattenArgs {
+    /// The kickstart file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub syntax: KsVersion,
+    /// Write the flattened kickstart to FILE (replaced whole) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KickstartCheckArgs {
+    /// The kickstart file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub syntax: KsVersion,
+    /// Print the problems as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -437,6 +491,8 @@ macro_rules! note {
     };
 }
 
+mod kickstart;
+
 mod nodes;
 
 fn note_raw(text: &str) {
@@ -465,6 +521,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Check(a) => check(&project, a),
+        Command::Kickstart(k) => kickstart::run(k),
         Command::Build(a) => build(&project, a),
         Command::Try(a) => try_image(&project, a),
         Command::Serve(a) => {

@@ -30,6 +30,7 @@ static PANIC_MESSAGE: Mutex<String> = Mutex::new(String::new());
 const TARGETS: &[(&str, &str)] = &[
     ("recipe", "recipe YAML: parse, extends, typed model, validation, plan"),
     ("inventory", "inventory YAML: parse, defaults, typed model, validation, key files"),
+    ("kickstart", "kickstarts: includes, sections, options; a flattened kickstart reads back to itself"),
     ("sshkey", "OpenSSH public key lines"),
     ("iso", "the ISO 9660 reader (volume descriptors, directories, Rock Ridge, Joliet)"),
     ("http", "`liveboot serve`: request heads, ranges, paths, over a real socket"),
@@ -227,6 +228,33 @@ impl Harness for InventoryHarness {
     }
 }
 
+struct KickstartHarness {
+    dir: tempfile::TempDir,
+}
+
+impl Harness for KickstartHarness {
+    fn run(&mut self, input: &[u8]) -> String {
+        let path = self.dir.path().join("fuzz.ks");
+        std::fs::write(&path, input).expect("writing the input");
+        let options = liveboot_kickstart::Options { version: "F37", confine: Some(self.dir.path()) };
+        let parsed = match liveboot_kickstart::read(&path, options) {
+            Ok(p) => p,
+            Err(d) => return d.to_string(),
+        };
+        if let Some(e) = parsed.errors.first() {
+            return e.to_string();
+        }
+        // A flattened kickstart reads back without error, to the same flattened kickstart.
+        let flat = parsed.kickstart.flatten();
+        let again = self.dir.path().join("fuzz-flat.ks");
+        std::fs::write(&again, &flat).expect("writing the flattened input");
+        let reread = liveboot_kickstart::read(&again, options).expect("the flattened file is readable");
+        assert!(reread.errors.is_empty(), "the flattened kickstart has errors: {:?}\n{flat}", reread.errors);
+        assert_eq!(reread.kickstart.flatten(), flat, "flattening is not idempotent");
+        format!("ok {} commands {} scripts", parsed.kickstart.commands.len(), parsed.kickstart.scripts.len())
+    }
+}
+
 struct SshKeyHarness;
 
 impl Harness for SshKeyHarness {
@@ -389,6 +417,40 @@ fn setup(target: &str, project: &Path) -> Result<Setup, String> {
             corpus.extend(files(&project.join("crates/inventory/tests/broken"), &[".yaml"]));
             (Box::new(InventoryHarness { dir }), corpus, YAML_DICT, 64 << 10)
         }
+        "kickstart" => {
+            // The real and broken kickstarts side by side, so that inputs can include them.
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let tests = project.join("crates/kickstart/tests");
+            let mut corpus = Vec::new();
+            for sub in ["real/fedora-37", "real/rocky-9/live", "real/synthetic", "broken"] {
+                copy_dir(&tests.join(sub), dir.path());
+                corpus.extend(files(&tests.join(sub), &[".ks"]));
+            }
+            const DICT: &[&[u8]] = &[
+                b"%include ",
+                b"%ksappend ",
+                b"%packages\n",
+                b"%end\n",
+                b"%post --nochroot\n",
+                b"%pre\n",
+                b"%addon x\n",
+                b"@^",
+                b"-@",
+                b"@",
+                b"--nodefaults",
+                b"'",
+                b"\"",
+                b"\\",
+                b"#",
+                b"--",
+                b"=",
+                b"\n",
+                b"part / --size=1\n",
+                b"fedora-live-base.ks",
+                b"_loop.ks",
+            ];
+            (Box::new(KickstartHarness { dir }), corpus, DICT, 64 << 10)
+        }
         "sshkey" => {
             let mut corpus: Vec<Vec<u8>> = files(&project.join("examples/keys"), &[".pub"]);
             let inv = std::fs::read_to_string(project.join("examples/inventory.yaml")).unwrap_or_default();
@@ -492,8 +554,15 @@ const REDFISH_SEED: &str = r##"{"@odata.id":"/redfish/v1/","RedfishVersion":"1.6
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    if args.first().is_some_and(|a| a == "--list") {
+        // The one list of targets: `cargo xtask fuzz` asks for it.
+        for (t, _) in TARGETS {
+            println!("{t}");
+        }
+        return;
+    }
     let Some(target) = args.first().filter(|a| !a.starts_with('-')).cloned() else {
-        eprintln!("usage: liveboot-fuzz TARGET [--seconds N] [--seed S] [--replay FILE] [--out DIR]\ntargets:");
+        eprintln!("usage: liveboot-fuzz TARGET [--seconds N] [--seed S] [--replay FILE] [--out DIR] | --list\ntargets:");
         for (t, what) in TARGETS {
             eprintln!("  {t:<10} {what}");
         }

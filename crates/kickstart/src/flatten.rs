@@ -19,6 +19,9 @@ impl Kickstart {
     /// The flattened kickstart, as text.
     pub fn flatten(&self) -> String {
         let mut out = String::new();
+        if let Some(platform) = &self.platform {
+            let _ = writeln!(out, "#platform={platform}");
+        }
         for c in &self.commands {
             out.push_str(&c.text);
             out.push('\n');
@@ -44,6 +47,11 @@ impl Kickstart {
                 }
             }
             out.push('\n');
+            // Excluded groups first: `-@^x` names a group unless it cancels the environment,
+            // so written after `@^x` it would read back differently.
+            for name in &p.excluded_groups {
+                let _ = writeln!(out, "-@{name}");
+            }
             if let Some(env) = &p.environment {
                 let _ = writeln!(out, "@^{env}");
             }
@@ -60,9 +68,6 @@ impl Kickstart {
             }
             for name in &p.excluded {
                 let _ = writeln!(out, "-{name}");
-            }
-            for name in &p.excluded_groups {
-                let _ = writeln!(out, "-@{name}");
             }
             out.push_str("%end\n");
         }

@@ -10,6 +10,8 @@ use crate::read::Origin;
 pub struct Kickstart {
     /// The pykickstart version it was read as (`F37`, `RHEL9`).
     pub version: &'static str,
+    /// The `#platform=` comment, the one comment pykickstart keeps.
+    pub platform: Option<String>,
     /// Command lines in the order written. A command used once may still be written several
     /// times: pykickstart reads each line onto the one command (how a later line combines with
     /// an earlier one differs from command to command), so every line is kept.

@@ -34,7 +34,14 @@ pub fn parse(reader: Reader, version: &'static str) -> Parsed {
     let mut p = Parser {
         version,
         reader,
-        ks: Kickstart { version, commands: Vec::new(), packages: Packages::default(), scripts: Vec::new(), sections: Vec::new() },
+        ks: Kickstart {
+            version,
+            platform: None,
+            commands: Vec::new(),
+            packages: Packages::default(),
+            scripts: Vec::new(),
+            sections: Vec::new(),
+        },
         errors: Vec::new(),
         warnings: Vec::new(),
         unknown_sections: Vec::new(),
@@ -46,7 +53,9 @@ pub fn parse(reader: Reader, version: &'static str) -> Parsed {
 
 fn lex_error(e: LexError) -> (String, &'static str) {
     match e {
-        LexError::UnclosedQuote(q) => (format!("the quote {q} is not closed on this line"), "close the quote; a kickstart line cannot go on to the next one"),
+        LexError::UnclosedQuote(q) => {
+            (format!("the quote {q} is not closed on this line"), "close the quote; a kickstart line cannot go on to the next one")
+        }
         LexError::TrailingEscape => ("the line ends with a lone \\".into(), "remove the \\ (kickstart has no line continuation)"),
     }
 }
@@ -55,6 +64,10 @@ impl Parser {
     fn run(&mut self) {
         while let Some((line, at)) = self.reader.next_line() {
             if blank_or_comment(&line) {
+                // The one comment pykickstart keeps (written by system-config-kickstart).
+                if let Some(platform) = line.strip_prefix("#platform=") {
+                    self.ks.platform = Some(platform.trim_matches(lex::is_py_space).to_string());
+                }
                 continue;
             }
             let words = match lex::split(&line, true) {
@@ -62,6 +75,12 @@ impl Parser {
                 Err(e) => {
                     let (m, h) = lex_error(e);
                     self.errors.push(at.error(m, h));
+                    // A section header that cannot be split still opens its section, so that
+                    // its body is not read as commands.
+                    let first = first_word(&line);
+                    if first.starts_with('%') && first != "%end" && first != "%include" {
+                        self.section(vec![first.to_string()], at);
+                    }
                     continue;
                 }
             };
@@ -104,7 +123,10 @@ impl Parser {
             let near = syntax::command_names(self.version).filter(|n| strsim::levenshtein(n, &name) <= 2).collect::<Vec<_>>();
             let help = match near.first() {
                 Some(n) => format!("did you mean '{n}'?"),
-                None => format!("kickstart {} has no such command; `liveboot kickstart check` lists what it knows with --json", self.version),
+                None => format!(
+                    "kickstart {} has no such command (the commands: https://pykickstart.readthedocs.io/en/latest/kickstart-docs.html)",
+                    self.version
+                ),
             };
             self.errors.push(at.error(format!("unknown command '{name}'"), help));
             return;
@@ -118,11 +140,19 @@ impl Parser {
                 return;
             }
             Use::Deprecated => {
-                self.warnings.push(at.error(format!("'{name}' is deprecated and has no effect (version {})", self.version), "remove the line"));
+                self.warnings
+                    .push(at.error(format!("'{name}' is deprecated and has no effect (version {})", self.version), "remove the line"));
                 return;
             }
             Use::Section => unreachable!("section names start with %"),
             Use::Single | Use::Multi => {}
+        }
+        if words.last().is_some_and(|w| w.ends_with('\n')) {
+            // shlex reads `\` + newline as an escaped newline, not as a continuation.
+            self.errors.push(
+                at.error(format!("'{name}' ends with \\: kickstart has no line continuation"), "write the whole command on one line"),
+            );
+            return;
         }
         self.check_args(def, &words[1..], &at, &format!("'{name}'"));
         let text = line.trim_matches(lex::is_py_space).to_string();
@@ -152,7 +182,12 @@ impl Parser {
                 Ok(None) => {
                     let mut names: Vec<&str> = def.options.iter().flat_map(|o| o.names.iter().map(String::as_str)).collect();
                     names.sort_unstable();
-                    let help = if names.is_empty() { format!("{what} takes no options") } else { format!("{what} takes {}", names.join(" ")) };
+                    let near = names.iter().find(|n| strsim::levenshtein(n, name) <= 2);
+                    let help = match (near, names.is_empty()) {
+                        (_, true) => format!("{what} takes no options"),
+                        (Some(n), _) => format!("did you mean '{n}'? ({what} takes {})", names.join(" ")),
+                        (None, _) => format!("{what} takes {}", names.join(" ")),
+                    };
                     self.errors.push(at.error(format!("unknown option '{name}' of {what}"), help));
                     continue;
                 }
@@ -183,7 +218,9 @@ impl Parser {
         let required = def.positional.iter().filter(|(_, c)| matches!(c, Count::One | Count::Some)).count();
         if positional < required {
             let names: Vec<&str> = def.positional.iter().map(|(n, _)| n.as_str()).collect();
-            self.errors.push(at.error(format!("{what} needs {}", names.join(" ")), format!("write {what} with its {}", names.join(" "))));
+            let upper = names.join(" ").to_uppercase();
+            self.errors
+                .push(at.error(format!("{what} needs its argument {upper}"), format!("write it as: {} {upper}", what.trim_matches('\''))));
         }
     }
 
@@ -247,14 +284,18 @@ impl Parser {
             }
         }
         if !ended {
-            self.errors.push(at.error(format!("{name} has no %end"), format!("end the section with a line %end (it starts on line {})", at.span.line)));
+            self.errors.push(
+                at.error(format!("{name} has no %end"), format!("end the section with a line %end (it starts on line {})", at.span.line)),
+            );
         }
         self.finish(&name, &words, body, at);
     }
 
     fn finish(&mut self, name: &str, words: &[String], body: String, at: Origin) {
         let version = self.version;
-        let value = |dest: &str| Command { name: name.into(), args: words[1..].to_vec(), text: String::new(), at: at.clone() }.option(version, dest);
+        let value = |dest: &str| {
+            Command { name: name.into(), args: words[1..].to_vec(), text: String::new(), at: at.clone() }.option(version, dest)
+        };
         if name == "%packages" {
             let p = &mut self.ks.packages;
             p.seen = true;

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use liveboot_yaml::{Diagnostic, Span};
 
 /// The largest kickstart file read (a bigger one is not a kickstart).
@@ -98,7 +97,7 @@ impl Reader {
             if let Some(i) = self.stack.iter().position(|f| f.path.canonicalize().ok().as_ref() == Some(real)) {
                 let cycle: Vec<String> = self.stack[i..].iter().map(|f| f.path.display().to_string()).collect();
                 return Err(at.error(
-                    format!("include loop: {} includes {} again ({} → {})", including.display(), path.display(), cycle.join(" → "), path.display()),
+                    format!("include loop: {} → {}", cycle.join(" → "), path.display()),
                     "remove the %include that closes the loop",
                 ));
             }
@@ -199,4 +198,3 @@ fn read(path: &Path, site: Option<(&Origin, &str, &Path)>) -> Result<String, Dia
 fn split_lines(text: &str) -> Vec<Line> {
     text.split_inclusive('\n').map(|l| Line::Own(l.to_string())).collect()
 }
-

@@ -163,9 +163,10 @@ pub fn command(version: &str, name: &str) -> Option<&'static CommandDef> {
 
 /// The command names of `version`, for "did you mean".
 pub fn command_names(version: &str) -> impl Iterator<Item = &'static str> + '_ {
-    table().iter().filter(move |(_, defs)| {
-        defs.iter().any(|(v, d)| v.contains(&version) && !matches!(d.usage, Use::Removed | Use::Section))
-    }).map(|(n, _)| *n)
+    table()
+        .iter()
+        .filter(move |(_, defs)| defs.iter().any(|(v, d)| v.contains(&version) && !matches!(d.usage, Use::Removed | Use::Section)))
+        .map(|(n, _)| *n)
 }
 
 /// The pykickstart version of a family's release: `fedora` 37 → `F37`, `rocky` 9 → `RHEL9`.

@@ -90,3 +90,70 @@ fn rocky_9_live_kickstarts_flatten_as_pykickstart_reads_them() {
 fn rocky_9_flattened_kickstarts_flatten_as_pykickstart_reads_them() {
     compare("RHEL9", &kickstarts("rocky-9/flat"));
 }
+
+#[test]
+fn synthetic_corners_flatten_as_pykickstart_reads_them() {
+    // %ksappend, %include from a subfolder by a relative name, quoting, every section kind,
+    // two %packages sections, group options, comments in odd places.
+    compare("F37", &kickstarts("synthetic"));
+}
+
+/// The command table liveboot checks against is what the pinned pykickstart defines.
+#[test]
+fn syntax_table_matches_pykickstart() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(python()).arg(dir.join("tools/syntax.py")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recorded = std::fs::read_to_string(dir.join("src/syntax.txt")).unwrap();
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == recorded,
+        "src/syntax.txt differs from pykickstart's definitions: regenerate it with\n  .cache/venv/bin/python crates/kickstart/tools/syntax.py > crates/kickstart/src/syntax.txt"
+    );
+}
+
+/// liveboot's word splitting equals Python's shlex.split (with and without comments) on lines
+/// made of the characters that matter to it.
+#[test]
+fn words_split_as_python_shlex_does() {
+    const ALPHABET: &[char] = &['a', 'b', ' ', '\t', '\'', '"', '\\', '#', '=', '-', '%', 'é'];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut lines = Vec::new();
+    for _ in 0..3000 {
+        let mut line = String::new();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        for _ in 0..(state % 12) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            line.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+        }
+        if state % 3 > 0 {
+            line.push('\n');
+        }
+        lines.push(line);
+    }
+    let script = "import json,shlex,sys\nfor l in json.load(sys.stdin):\n  r=[]\n  for c in (True,False):\n    try: r.append(shlex.split(l, comments=c))\n    except ValueError as e: r.append(str(e))\n  print(json.dumps(r))";
+    let mut child = Command::new(python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(serde_json::to_string(&lines).unwrap().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let answers: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(answers.len(), lines.len());
+    for (line, py) in lines.iter().zip(answers) {
+        for (i, comments) in [true, false].into_iter().enumerate() {
+            let ours = match liveboot_kickstart::lex::split(line, comments) {
+                Ok(words) => serde_json::json!(words),
+                Err(liveboot_kickstart::lex::LexError::UnclosedQuote(_)) => serde_json::json!("No closing quotation"),
+                Err(liveboot_kickstart::lex::LexError::TrailingEscape) => serde_json::json!("No escaped character"),
+            };
+            assert_eq!(ours, py[i], "{line:?} (comments: {comments})");
+        }
+    }
+}

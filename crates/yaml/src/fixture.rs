@@ -19,12 +19,13 @@ pub fn split(text: &str) -> (&str, Option<String>) {
     }
 }
 
-/// The fixtures of a folder: `*.yaml` files not starting with `_` (those are shared parts).
+/// The fixtures of a folder: `*.yaml` and `*.ks` files not starting with `_` (those are shared
+/// parts).
 pub fn fixtures(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("fixture folder exists")
         .map(|e| e.expect("readable").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "ks"))
         .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('_')))
         .collect();
     v.sort();
