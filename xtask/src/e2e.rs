@@ -24,6 +24,7 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
     "b3_boots_as_a_usb_disk",
     "b4_boots_with_secure_boot_from_cd",
     "b7_the_copy_to_ram_entry_runs_without_its_medium",
+    "k2_kickstart_image_boots_uefi_with_secure_boot_through_the_roots_own_loaders",
     "f1_dracut_boots_bios_from_cd",
     "f3_dracut_boots_as_a_usb_disk",
     "f4_dracut_boots_over_the_network_through_ipxe",
@@ -34,7 +35,7 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
 ];
 
 /// The test binaries, in order.
-const TESTS: &[&str] = &["debian12", "pxe", "dracut", "vnode"];
+const TESTS: &[&str] = &["debian12", "pxe", "dracut", "kickstart", "vnode"];
 
 fn test_command(dir: &Path, test: &str, all: bool, filter: Option<&str>) -> Command {
     let mut cmd = cargo();

@@ -138,6 +138,9 @@ pub struct PlanArgs {
     /// SOURCE_DATE_EPOCH to pin in the plan (defaults to the environment's).
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<u64>,
+    /// Plan with this mirror (see `liveboot build --help`); repeat for several.
+    #[arg(long, value_name = "[NAME=]URL")]
+    pub mirror: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +156,11 @@ pub struct BuildArgs {
     /// SOURCE_DATE_EPOCH to pin (seconds since 1970).
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<u64>,
+    /// Download packages from this mirror instead: URL replaces a Debian recipe's mirror or a
+    /// kickstart's `url` source (its `repo` lines are then left out); NAME=URL replaces the
+    /// kickstart repository NAME. Repeat for several.
+    #[arg(long, value_name = "[NAME=]URL")]
+    pub mirror: Vec<String>,
     /// Print the build report as JSON on standard output.
     #[arg(long)]
     pub json: bool,
@@ -512,7 +520,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
     match cli.command {
         Command::Plan(a) => {
-            let (_, p) = liveboot_ops::build::plan_recipe(&project, &a.recipe, a.source_date_epoch).map_err(Failure::input)?;
+            let (_, p) = liveboot_ops::build::plan_recipe(&project, &a.recipe, a.source_date_epoch, &a.mirror).map_err(Failure::input)?;
             if a.json {
                 out!("{}", serde_json::to_string_pretty(&p).expect("plan serializes"));
             } else {
@@ -669,6 +677,7 @@ fn build(project: &Project, a: BuildArgs) -> Result<(), Failure> {
         cache: a.cache,
         out: a.out,
         source_date_epoch: a.source_date_epoch,
+        mirrors: a.mirror,
         interrupt: interrupt_flag(),
     };
     match liveboot_ops::build::build(project, &a.recipe, &settings, progress_printer()) {

@@ -48,7 +48,8 @@ fn plans_show_the_commands_each_source_runs() {
     };
     assert!(first_program("debian12").contains(&"mmdebstrap".to_string()));
     assert!(first_program("debian12").contains(&"xorriso".to_string()));
-    assert!(first_program("f37").contains(&"livemedia-creator".to_string()));
+    // Kickstarts build natively: dnf --installroot, through `env HOME=…` for rpm's macros.
+    assert!(first_program("f37").contains(&"env".to_string()));
     assert!(first_program("leap15").contains(&"kiwi-ng".to_string()));
     let u22: serde_json::Value = serde_json::from_slice(&liveboot(&["plan", "u22", "--json"]).stdout).unwrap();
     let text = u22.to_string();
@@ -96,4 +97,60 @@ fn a_closed_pipe_ends_quietly() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.code().is_some_and(|c| c == 0), "{:?}", out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// The dnf command line of a kickstart recipe's plan, as one string.
+fn dnf_of(args: &[&str]) -> (String, serde_json::Value) {
+    let out = liveboot(&[&["plan", "--json"][..], args].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rootfs = v["stages"].as_array().unwrap().iter().find(|s| s["name"] == "rootfs").unwrap().clone();
+    let dnf = rootfs["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["argv"].as_array())
+        .map(|argv| argv.iter().map(|x| x.as_str().unwrap().to_string()).collect::<Vec<_>>().join(" "))
+        .find(|line| line.contains(" dnf "))
+        .unwrap();
+    (dnf, v)
+}
+
+#[test]
+fn a_kickstart_plan_installs_its_packages_from_its_repositories() {
+    let (dnf, v) = dnf_of(&["rocky9"]);
+    // The kickstart's %packages, the recipe's packages, what a live root and Secure Boot need.
+    for spec in [" install @core ", " kernel ", " cloud-init ", " dracut-live ", " shim-x64 ", " grub2-efi-x64-cdboot"] {
+        assert!(dnf.contains(spec), "{spec}: {dnf}");
+    }
+    assert!(dnf.contains("--exclude=plymouth") && dnf.contains("--releasever=9") && dnf.contains("--installroot={self}/rootfs"), "{dnf}");
+    let text = v.to_string();
+    assert!(text.contains("baseurl=https://dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/"), "{text}");
+    assert!(text.contains("[AppStream]"), "{text}");
+    assert!(text.contains("%_dbpath /var/lib/rpm"), "RHEL 9 keeps its rpm database in /var/lib/rpm: {text}");
+    let warnings: Vec<&str> = v["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    assert!(warnings.contains(&"kickstarts/rocky9.ks:15: 'part' is not applied: a live image has no disk layout; its boot menus come from the recipe's boot settings"), "{warnings:?}");
+}
+
+#[test]
+fn mirrors_replace_the_kickstarts_sources() {
+    // A mirror replaces the url source and leaves the repo lines out...
+    let (_, v) = dnf_of(&["rocky9", "--mirror", "http://mirror.lab/rocky/9/BaseOS/x86_64/os/"]);
+    let text = v.to_string();
+    assert!(text.contains("[mirror]") && text.contains("baseurl=http://mirror.lab/rocky/9/BaseOS/x86_64/os/"), "{text}");
+    assert!(!text.contains("dl.rockylinux.org"), "{text}");
+    // ...unless one is named: then it stays, from its own mirror.
+    let (_, v) = dnf_of(&["rocky9", "--mirror", "http://mirror.lab/base/", "--mirror", "AppStream=http://mirror.lab/appstream/"]);
+    let text = v.to_string();
+    assert!(text.contains("[AppStream]") && text.contains("baseurl=http://mirror.lab/appstream/"), "{text}");
+    // A name the kickstart does not have, and a URL that is none, are refused.
+    let out = liveboot(&["plan", "rocky9", "--mirror", "Appstream=http://mirror.lab/appstream/"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the kickstart has no repository 'Appstream'") && err.contains("AppStream"), "{err}");
+    let out = liveboot(&["plan", "rocky9", "--mirror", "mirror.lab/x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'mirror.lab/x' is not a URL"));
+    // Debian recipes take one mirror.
+    let out = liveboot(&["plan", "debian12", "--json", "--mirror", "http://deb.lab/debian"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("http://deb.lab/debian"));
 }

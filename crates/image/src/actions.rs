@@ -4,7 +4,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use liveboot_recipe::plan::{Action, Piece, Place, Plan, Text};
+use liveboot_recipe::plan::{Action, PackageDb, Piece, Place, Plan, Text};
 use liveboot_runner::{Cmd, Runner};
 
 /// What an action may refer to.
@@ -239,30 +239,155 @@ pub(crate) fn execute(ctx: &Context, action: &Action) -> Result<(), String> {
         Action::BootFiles { rootfs, dest } => {
             let root = ctx.path(rootfs)?;
             let dest = ctx.path(dest)?;
-            let kernel = resolve_in(&root, &root.join("vmlinuz"))?;
-            let initrd = resolve_in(&root, &root.join("initrd.img"))?;
+            let (kernel, initrd, version) = boot_files(&root)?;
             for (from, to) in [(&kernel, "vmlinuz"), (&initrd, "initrd.img")] {
                 let bytes = std::fs::read(from)
                     .map_err(|e| format!("the root filesystem has no {to} ({}: {e}); is a kernel package installed?", from.display()))?;
                 replace_file(own, &dest.join(to), &bytes, Some("0644"))?;
             }
-            let version = kernel.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("vmlinuz-")).unwrap_or("unknown");
             replace_file(own, &dest.join("kernel-version"), format!("{version}\n").as_bytes(), None)
         }
-        Action::Packages { rootfs, dest } => {
+        Action::Packages { rootfs, dest, db } => {
             let root = ctx.path(rootfs)?;
-            let cmd = Cmd::new("dpkg-query")
-                .arg(format!("--admindir={}", root.join("var/lib/dpkg").display()))
-                .args(["-W", "-f=${Package}\t${Version}\n"]);
+            let cmd = match db {
+                PackageDb::Dpkg => Cmd::new("dpkg-query")
+                    .arg(format!("--admindir={}", root.join("var/lib/dpkg").display()))
+                    .args(["-W", "-f=${Package}\t${Version}\n"]),
+                PackageDb::Rpm(path) => Cmd::new("rpm").arg(format!("--root={}", root.display())).arg(format!("--dbpath={path}")).args([
+                    "-qa",
+                    "--qf",
+                    "%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\n",
+                ]),
+            };
             let out = ctx.runner.run(&cmd).map_err(|e| e.to_string())?;
             let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout).map_err(|e| e.to_string())?.lines().collect();
             lines.sort();
             replace_file(own, &ctx.path(dest)?, (lines.join("\n") + "\n").as_bytes(), None)
         }
         Action::PinTimes { dir } => pin_times(&ctx.path(dir)?, ctx.epoch),
+        Action::Script { root, chroot, interpreter, body, args, log, error_on_fail, what } => {
+            let root = ctx.path(root)?;
+            let script = ScriptRun { root: &root, chroot: *chroot, interpreter, body, args, log: log.as_deref(), what };
+            match script.run(ctx) {
+                Ok(()) => Ok(()),
+                Err(e) if *error_on_fail => Err(e),
+                Err(e) => {
+                    ctx.runner.note(&format!("liveboot warning: {e}; the build goes on (--erroronfail would stop it)"));
+                    Ok(())
+                }
+            }
+        }
+        Action::Reachable { repos, help } => crate::reach::all_answer(repos).map_err(|e| format!("{e}\n  help: {help}")),
         Action::Fetch { .. } | Action::Edit { .. } => {
             Err("this action is not implemented yet: only Debian (bootstrap) recipes build today".to_string())
         }
+    }
+}
+
+/// The kernel and initrd of a root and the kernel's version: Debian's `/vmlinuz` and
+/// `/initrd.img` links when there, else the one kernel under `/lib/modules/<version>/`, as
+/// `/lib/modules/<version>/vmlinuz` or `/boot/vmlinuz-<version>` (Fedora, RHEL), with
+/// `/boot/initramfs-<version>.img`.
+fn boot_files(root: &Path) -> Result<(PathBuf, PathBuf, String), String> {
+    if std::fs::symlink_metadata(root.join("vmlinuz")).is_ok() {
+        let kernel = resolve_in(root, &root.join("vmlinuz"))?;
+        let initrd = resolve_in(root, &root.join("initrd.img"))?;
+        let version = kernel.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("vmlinuz-")).unwrap_or("unknown").to_string();
+        return Ok((kernel, initrd, version));
+    }
+    let mut versions: Vec<String> = std::fs::read_dir(root.join("lib/modules"))
+        .map(|d| {
+            d.flatten().filter(|e| e.path().join("modules.dep").exists()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    let version = match versions.as_slice() {
+        [] => {
+            return Err("the root filesystem has no kernel (no /lib/modules/<version>/modules.dep); is a kernel package installed?".into())
+        }
+        [one] => one.clone(),
+        many => {
+            return Err(format!(
+                "the root filesystem has {} kernels ({}); a live image boots one: install one kernel",
+                many.len(),
+                many.join(", ")
+            ))
+        }
+    };
+    let in_modules = root.join(format!("lib/modules/{version}/vmlinuz"));
+    let kernel = if in_modules.exists() { in_modules } else { root.join(format!("boot/vmlinuz-{version}")) };
+    Ok((kernel, root.join(format!("boot/initramfs-{version}.img")), version))
+}
+
+/// A script run with the root filesystem's /proc, /sys, /dev, /run and resolv.conf set up, in a
+/// mount namespace of its own (so nothing stays mounted, whatever happens).
+struct ScriptRun<'a> {
+    root: &'a Path,
+    chroot: bool,
+    interpreter: &'a str,
+    body: &'a str,
+    args: &'a [String],
+    log: Option<&'a str>,
+    what: &'a str,
+}
+
+/// Sets up the root's API filesystems, then runs the script: in the root (`chroot` = 1) or on
+/// the host with INSTALL_ROOT and LIVE_ROOT. Arguments: root, chroot, interpreter, script path
+/// (inside the root when chrooted), log path (inside the root, or empty), then the script's own.
+const SCRIPT_WRAPPER: &str = r#"set -e
+r=$1; c=$2; i=$3; s=$4; l=$5; shift 5
+mount -t proc proc "$r/proc"
+mount --rbind /sys "$r/sys"; mount --make-rslave "$r/sys"
+mount --rbind /dev "$r/dev"; mount --make-rslave "$r/dev"
+mount -t tmpfs -o mode=0755 tmpfs "$r/run"
+# Name resolution as the host has it, without leaving a trace in the root.
+t="$r/etc/resolv.conf"
+if [ -L "$t" ]; then
+  case "$(readlink "$t")" in
+    /run/*|../run/*) x=$(readlink "$t"); d="$r/run/${x#*run/}"; mkdir -p "$(dirname "$d")"; cp /etc/resolv.conf "$d" 2>/dev/null || true ;;
+  esac
+elif [ -f "$t" ] && [ -f /etc/resolv.conf ]; then mount --bind /etc/resolv.conf "$t"
+fi
+set +e
+if [ "$c" = 1 ]; then
+  if [ -n "$l" ]; then chroot "$r" "$i" "$s" "$@" >>"$r$l" 2>&1; else chroot "$r" "$i" "$s" "$@"; fi
+else
+  INSTALL_ROOT="$r" LIVE_ROOT="$r.live-root" "$i" "$s" "$@"
+fi
+"#;
+
+impl ScriptRun<'_> {
+    fn run(&self, ctx: &Context) -> Result<(), String> {
+        let name = format!("liveboot-script-{}", std::process::id());
+        let (host_path, script_arg) = if self.chroot {
+            (self.root.join("tmp").join(&name), format!("/tmp/{name}"))
+        } else {
+            let p = self.root.with_extension(&name);
+            (p.clone(), p.to_string_lossy().into_owned())
+        };
+        check_inside(ctx.own, &host_path)?;
+        if let Some(dir) = host_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        replace_file(ctx.own, &host_path, self.body.as_bytes(), Some("0700"))?;
+        let cmd = Cmd::new("unshare")
+            .args(["--mount", "--propagation", "private", "--", "sh", "-c", SCRIPT_WRAPPER, "liveboot-script"])
+            .arg(self.root)
+            .arg(if self.chroot { "1" } else { "0" })
+            .arg(self.interpreter)
+            .arg(&script_arg)
+            .arg(self.log.unwrap_or(""))
+            .args(self.args)
+            .contained();
+        let result = ctx.runner.run(&cmd);
+        let _ = std::fs::remove_file(&host_path);
+        result.map(|_| ()).map_err(|e| match e {
+            liveboot_runner::RunError::Failed { status, stderr_tail, .. } => {
+                let tail = if stderr_tail.is_empty() { String::new() } else { format!("; its last output:\n{stderr_tail}") };
+                format!("{} failed ({status}){tail}", self.what)
+            }
+            other => format!("{}: {other}", self.what),
+        })
     }
 }
 

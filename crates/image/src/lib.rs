@@ -8,6 +8,7 @@
 
 mod actions;
 mod publish;
+mod reach;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -31,10 +31,32 @@ pub fn plan_options(project: &Project, source_date_epoch: Option<u64>, tools: BT
 }
 
 /// Loads a recipe and plans it with this host's tool versions.
-pub fn plan_recipe(project: &Project, name: &str, source_date_epoch: Option<u64>) -> Result<(Recipe, Plan), String> {
-    let recipe = project.recipe(name)?;
+pub fn plan_recipe(project: &Project, name: &str, source_date_epoch: Option<u64>, mirrors: &[String]) -> Result<(Recipe, Plan), String> {
+    let mut recipe = project.recipe(name)?;
+    apply_mirrors(&mut recipe, mirrors)?;
     let p = plan(&recipe, &plan_options(project, source_date_epoch, tool_versions(project))).map_err(|d| d.to_string())?;
     Ok((recipe, p))
+}
+
+/// Points the recipe's source at mirrors given as `URL` or `NAME=URL` (`--mirror`): Debian's
+/// bootstrap mirror, a kickstart's `url` source, or one of its repositories by name.
+pub fn apply_mirrors(recipe: &mut Recipe, mirrors: &[String]) -> Result<(), String> {
+    for m in mirrors {
+        // NAME= only when what comes before the first '=' cannot be part of a URL's start.
+        let (name, url) = match m.split_once('=') {
+            Some((n, u)) if !n.is_empty() && !n.contains([':', '/']) => (Some(n), u),
+            _ => (None, m.as_str()),
+        };
+        let is_url = ["http://", "https://", "ftp://", "file:/"].iter().any(|s| url.starts_with(s))
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !is_url {
+            return Err(format!(
+                "--mirror {m}: '{url}' is not a URL\n  help: write --mirror URL or --mirror NAME=URL (http://, https:// or file:/)"
+            ));
+        }
+        recipe.spec.source.set_mirror(name, url).map_err(|e| format!("--mirror {m}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Whether this host can build the recipe now: its family builds it, and we are root.
@@ -47,6 +69,10 @@ pub fn can_build(recipe: &Recipe) -> Result<(), String> {
     Ok(())
 }
 
+/// How build steps (liveboot's notes, the scripts it runs in a root) mark a line of their
+/// output as a warning.
+pub const WARNING: &str = "liveboot warning: ";
+
 /// Where a build reads and writes.
 pub struct BuildSettings {
     /// Stage cache [default: the project's].
@@ -55,6 +81,8 @@ pub struct BuildSettings {
     pub out: Option<PathBuf>,
     /// SOURCE_DATE_EPOCH to pin.
     pub source_date_epoch: Option<u64>,
+    /// Mirrors replacing the recipe's package sources (`URL` or `NAME=URL`).
+    pub mirrors: Vec<String>,
     /// Set by the front end when the user interrupts.
     pub interrupt: Arc<AtomicBool>,
 }
@@ -81,7 +109,8 @@ fn failed(message: impl Into<String>) -> BuildFailure {
 /// Builds a recipe: plans it, checks the host can build it, runs the stages (programs' output
 /// goes to the log in the cache and, line by line, to `progress`), publishes the artifacts.
 pub fn build(project: &Project, name: &str, settings: &BuildSettings, progress: Progress) -> Result<BuildReport, BuildFailure> {
-    let recipe = project.recipe(name).map_err(failed)?;
+    let mut recipe = project.recipe(name).map_err(failed)?;
+    apply_mirrors(&mut recipe, &settings.mirrors).map_err(failed)?;
     can_build(&recipe).map_err(failed)?;
     let p = plan(&recipe, &plan_options(project, settings.source_date_epoch, tool_versions(project))).map_err(|d| failed(d.to_string()))?;
     let cache = settings.cache.clone().unwrap_or_else(|| project.cache());
@@ -93,7 +122,15 @@ pub fn build(project: &Project, name: &str, settings: &BuildSettings, progress: 
     let runner = Runner::new()
         .with_log(log)
         .with_interrupt(settings.interrupt.clone())
-        .with_lines(Arc::new(move |line: &str| lines(Event::Output(line.to_string()))));
+        // A line of the build's own (a failed script's note, a command the root could not
+        // apply) is a warning the user sees, not only a passing status line.
+        .with_lines(Arc::new(move |line: &str| match line.strip_prefix(WARNING) {
+            Some(w) => lines(Event::Warning(w.to_string())),
+            None => lines(Event::Output(line.to_string())),
+        }));
+    for w in &p.warnings {
+        progress(Event::Warning(w.clone()));
+    }
     let stages = progress.clone();
     let opts = BuildOptions {
         cache,

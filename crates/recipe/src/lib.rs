@@ -19,4 +19,4 @@ pub use load::{load, load_by_name, load_by_name_with, load_with, recipe_names, R
 pub use model::*;
 pub use registry::Registry;
 pub(crate) use validate::key_path;
-pub use validate::Check;
+pub use validate::{project_of, Check};

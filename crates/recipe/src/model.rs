@@ -76,6 +76,23 @@ pub enum Source {
 }
 
 impl Source {
+    /// Points the source at a mirror (`liveboot build --mirror [NAME=]URL`): Debian's
+    /// bootstrap mirror; a kickstart's `url` source (no name) or its repository NAME.
+    pub fn set_mirror(&mut self, name: Option<&str>, url: &str) -> Result<(), String> {
+        match (self, name) {
+            (Source::Bootstrap(b), None) => b.mirror = url.to_string(),
+            (Source::Kickstart(k), None) => k.mirror = Some(url.to_string()),
+            (Source::Kickstart(k), Some(n)) => {
+                k.repos.insert(n.to_string(), url.to_string());
+            }
+            (Source::Bootstrap(_), Some(n)) => {
+                return Err(format!("'{n}=': a bootstrap recipe has one mirror; write --mirror URL"));
+            }
+            (other, _) => return Err(format!("a '{}' recipe downloads no packages: --mirror does not apply", other.kind())),
+        }
+        Ok(())
+    }
+
     /// The key that selects this source in YAML.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -104,26 +121,18 @@ pub struct Bootstrap {
     pub variant: String,
 }
 
-/// Kickstart settings.
+/// Kickstart settings: the kickstart says everything else (packages, repositories, scripts).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Kickstart {
     /// The kickstart file, relative to the recipe.
     pub file: String,
-    /// The tool that turns it into a live ISO.
+    /// A mirror that replaces the kickstart's `url` source; the kickstart's `repo` lines are
+    /// then left out, unless `repos` names them.
+    pub mirror: Option<String>,
+    /// Replacements of the sources of the kickstart's `repo` lines, by repository name.
     #[serde(default)]
-    pub tool: KickstartTool,
-}
-
-/// Live image builders for kickstarts.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum KickstartTool {
-    /// lorax's livemedia-creator (current Fedora/Rocky).
-    #[default]
-    LivemediaCreator,
-    /// livecd-tools' livecd-creator (older releases).
-    LivecdCreator,
+    pub repos: std::collections::BTreeMap<String, String>,
 }
 
 /// An upstream ISO and the edits it needs.

@@ -40,6 +40,11 @@ impl Check<'_> {
         self.problems.push(Diagnostic::at(span, message).with_help(help));
     }
 
+    /// Reports a problem found in another file (a kickstart the recipe names), located there.
+    pub fn push(&mut self, problem: Diagnostic) {
+        self.problems.push(problem);
+    }
+
     /// A file named in the recipe must exist (relative to the file that names it).
     pub fn file_exists(&mut self, path: &[PathSeg], written: &str, what: &str, dir: bool) {
         let span = &self.tree.locate(path).span;

@@ -157,6 +157,7 @@ impl Family for TestOs {
             image: Place::stage("make", "root.squashfs"),
             scheme: &LIVE_BOOT,
             remaster: None,
+            loaders: None,
         })
     }
     fn buildable(&self, _: &Recipe) -> Result<(), String> {

@@ -230,6 +230,15 @@ impl Runner {
         }
     }
 
+    /// Says something about the run (a warning) in the log and to the line sink, as a
+    /// program's output line would be.
+    pub fn note(&self, text: &str) {
+        self.log(text);
+        if let Some(sink) = &self.lines {
+            sink(text);
+        }
+    }
+
     /// Runs `cmd` to the end. Fails unless it exits 0.
     pub fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
         let resolved = cmd.resolved();

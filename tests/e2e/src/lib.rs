@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests. `cargo xtask e2e` builds the release binary, points
 //! LIVEBOOT_E2E_DIR at a fresh folder and runs these tests one at a time.
 
+pub mod rpmrepo;
 pub mod vlab;
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 use liveboot_yaml::Diagnostic;
 
 use super::{release, Facts, Family, LiveScheme, DRACUT, LIVE_BOOT};
-use crate::plan::{Action, Builder, Place, Root, Text};
+use crate::plan::{Action, Builder, PackageDb, Place, Root, Text};
 use crate::{key_path, Bootstrap, Check, Recipe, Source};
 
 /// Debian.
@@ -93,11 +93,6 @@ pub fn validate_bootstrap(b: &Bootstrap, c: &mut Check) {
     }
 }
 
-/// Files every Debian live root gets. live-boot images boot without a datasource only if sshd can
-/// start, so it makes its own host keys when they are missing; cloud-init finds the NoCloud seed.
-const SSH_HOST_KEYS_DROPIN: &str =
-    "[Service]\n# Host keys are removed from the image so that each boot has its own.\nExecStartPre=/usr/bin/ssh-keygen -A\n";
-
 /// The stages of a root built from packages with mmdebstrap: `rootfs`, `customize`, `squashfs`.
 pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnostic> {
     let spec = &b.recipe.spec;
@@ -169,14 +164,14 @@ pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnos
         Action::Remove { paths: vec!["{self}/rootfs/etc/ssh/ssh_host_*".into(), "{self}/rootfs/var/lib/dbus/machine-id".into()] },
         Action::Write {
             dest: "{self}/rootfs/etc/systemd/system/ssh.service.d/10-liveboot-host-keys.conf".into(),
-            content: SSH_HOST_KEYS_DROPIN.into(),
+            content: super::SSH_HOST_KEYS_DROPIN.into(),
             mode: Some("0644".into()),
         },
         // apt touches this folder only when it downloads something, so its time would tell
         // whether the package cache was warm: pin it, so that the image does not depend on that.
         Action::PinTimes { dir: "{self}/rootfs/var/cache/apt/archives/partial".into() },
         Action::BootFiles { rootfs: "{self}/rootfs".into(), dest: "{self}".into() },
-        Action::Packages { rootfs: "{self}/rootfs".into(), dest: "{self}/packages.txt".into() },
+        Action::Packages { rootfs: "{self}/rootfs".into(), dest: "{self}/packages.txt".into(), db: PackageDb::Dpkg },
     ]);
     b.add(
         "customize",
@@ -186,43 +181,21 @@ pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnos
         actions,
     )?;
 
-    let sq = &spec.squashfs;
-    let mut argv = vec![
-        "mksquashfs".to_string(),
-        "{customize}/rootfs".into(),
-        "{self}/filesystem.squashfs".into(),
-        "-noappend".into(),
-        "-no-progress".into(),
-        "-xattrs".into(),
-        "-comp".into(),
-        sq.compression.as_str().into(),
-    ];
-    if let Some((_, _, default)) = sq.compression.levels() {
-        argv.extend(["-Xcompression-level".to_string(), sq.level.unwrap_or(default).to_string()]);
-    }
-    let mut inputs = vec![b.part("squashfs", sq), b.tool("squashfs-tools")];
-    inputs.extend(b.epoch());
-    let env = b.epoch_env();
-    b.add(
-        "squashfs",
-        "compress the root filesystem (mksquashfs: xattrs, hard links, all cores)",
-        &["filesystem.squashfs"],
-        inputs,
-        vec![Action::run_env(argv, env)],
-    )?;
+    let image = super::squashfs_stage(b, "customize")?;
 
     Ok(Root {
         kernel: Place::stage("customize", "vmlinuz"),
         initrd: Place::stage("customize", "initrd.img"),
-        image: Place::stage("squashfs", "filesystem.squashfs"),
+        image,
         scheme,
         remaster: None,
+        loaders: None,
     })
 }
 
-/// dracut's configuration in a root whose live-root scheme is dracut. The network for livenet
-/// is dracut's `network-legacy` (dhclient, ip): its default in a systemd root would be
-/// systemd-networkd, which needs D-Bus in the initrd.
+/// dracut's configuration in a Debian root whose live-root scheme is dracut: the common one,
+/// with the network for livenet from dracut's `network-legacy` (dhclient, ip): its default in a
+/// systemd root would be systemd-networkd, which needs D-Bus in the initrd.
 const DRACUT_CONF: &[&str] = &["hostonly=\"no\"", "add_dracutmodules+=\" dmsquash-live network-legacy livenet \""];
 
 /// The live-root scheme a bootstrapped root boots with: the recipe's `live_root`, else

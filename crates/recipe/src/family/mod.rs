@@ -13,6 +13,7 @@
 
 mod debian;
 mod fedora;
+mod kickstart;
 mod suse;
 mod ubuntu;
 
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use liveboot_yaml::Diagnostic;
 use serde::Serialize;
 
-use crate::plan::{Builder, Root};
+use crate::plan::{Action, Builder, Place, Root};
 use crate::{Check, Recipe};
 
 pub use debian::{bootstrap_stages, validate_bootstrap, Debian};
@@ -177,6 +178,41 @@ pub fn builtin() -> Vec<Arc<dyn Family>> {
         Arc::new(fedora::Kickstarted(&fedora::ROCKY)),
         Arc::new(Suse),
     ]
+}
+
+/// Files every live root gets. An image boots without a datasource only if sshd can start, so
+/// it makes its own host keys when they are missing (Debian's unit is `ssh`, Fedora's `sshd`).
+pub(crate) const SSH_HOST_KEYS_DROPIN: &str =
+    "[Service]\n# Host keys are removed from the image so that each boot has its own.\nExecStartPre=/usr/bin/ssh-keygen -A\n";
+
+/// The `squashfs` stage: the root filesystem `{<from>}/rootfs` compressed (xattrs, hard links,
+/// all cores) as the recipe's `squashfs:` says. Returns the image.
+pub(crate) fn squashfs_stage(b: &mut Builder, from: &str) -> Result<Place, Diagnostic> {
+    let sq = &b.recipe.spec.squashfs;
+    let mut argv = vec![
+        "mksquashfs".to_string(),
+        format!("{{{from}}}/rootfs"),
+        "{self}/filesystem.squashfs".into(),
+        "-noappend".into(),
+        "-no-progress".into(),
+        "-xattrs".into(),
+        "-comp".into(),
+        sq.compression.as_str().into(),
+    ];
+    if let Some((_, _, default)) = sq.compression.levels() {
+        argv.extend(["-Xcompression-level".to_string(), sq.level.unwrap_or(default).to_string()]);
+    }
+    let mut inputs = vec![b.part("squashfs", sq), b.tool("squashfs-tools")];
+    inputs.extend(b.epoch());
+    let env = b.epoch_env();
+    b.add(
+        "squashfs",
+        "compress the root filesystem (mksquashfs: xattrs, hard links, all cores)",
+        &["filesystem.squashfs"],
+        inputs,
+        vec![Action::run_env(argv, env)],
+    )?;
+    Ok(Place::stage("squashfs", "filesystem.squashfs"))
 }
 
 /// The "not yet" answer of families whose builds are still to come.

@@ -62,6 +62,7 @@ impl Family for Suse {
             image: Place::stage("kiwi", "kiwi/LiveOS/squashfs.img"),
             scheme: &KIWI_LIVE,
             remaster: Some(Remaster { iso: Place::stage("kiwi", "kiwi/liveboot-leap15.x86_64-15.6.0.iso"), overlay: None }),
+            loaders: None,
         })
     }
     fn buildable(&self, recipe: &Recipe) -> Result<(), String> {

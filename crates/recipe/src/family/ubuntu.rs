@@ -113,5 +113,6 @@ fn upstream_stages(b: &mut Builder, u: &UpstreamIso) -> Result<Root, Diagnostic>
         image: Place::stage("fetch", "upstream.iso"),
         scheme: &CASPER,
         remaster: Some(Remaster { iso: Place::stage("fetch", "upstream.iso"), overlay: Some(Place::stage("patch", "patched")) }),
+        loaders: None,
     })
 }

@@ -12,7 +12,7 @@
 
 use liveboot_yaml::Diagnostic;
 
-use crate::plan::{sha256_hex, Action, Builder, Place, Text};
+use crate::plan::{sha256_hex, Action, Builder, Place, Root, Text};
 
 /// GRUB modules built into the unsigned EFI loader: enough to find the ISO by label and boot
 /// Linux from it, with a serial console. The ISO carries no module files, so the menus use only
@@ -27,15 +27,19 @@ pub(crate) const SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
 pub(crate) const MOK_MANAGER: &str = "/usr/lib/shim/mmx64.efi.signed";
 const GRUB_CD_SIGNED: &str = "/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed";
 
-/// Adds the `efi` stage; returns the image.
-pub(crate) fn add(b: &mut Builder) -> Result<Place, Diagnostic> {
+/// Adds the `efi` stage; returns the image. Secure Boot images take the root's own signed
+/// loaders when the family gives them (a Fedora kernel is trusted by Fedora's shim, not
+/// Debian's), else the build host's.
+pub(crate) fn add(b: &mut Builder, root: &Root) -> Result<Place, Diagnostic> {
     let spec = &b.recipe.spec;
     let label = &spec.label;
     let find_iso = format!("search --no-floppy --set=root --label {label}\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n");
     // FAT volume id from the label: stable, and different between recipes.
     let volid = sha256_hex(label.as_bytes())[..8].to_string();
     let secure = spec.boot.secure_boot;
-    let tools: &[&str] = if secure {
+    let tools: &[&str] = if secure && root.loaders.is_some() {
+        &["dosfstools", "mtools"]
+    } else if secure {
         &["dosfstools", "mtools", "shim-signed", "shim-helpers-amd64-signed", "grub-efi-amd64-signed"]
     } else {
         &["grub-common", "grub-efi-amd64-bin", "dosfstools", "mtools"]
@@ -49,7 +53,16 @@ pub(crate) fn add(b: &mut Builder) -> Result<Place, Diagnostic> {
         Action::run_env([Text::from("mcopy"), "-i".into(), "{self}/efi.img".into(), src, Text::lit(format!("::/{dest}"))], env.clone())
     };
     let mut copies = Vec::new();
-    let dirs: &[&str] = if secure {
+    let dirs: &[&str] = if let (true, Some(l)) = (secure, &root.loaders) {
+        copies.push(mcopy(l.shim.clone().into(), "EFI/BOOT/BOOTX64.EFI"));
+        copies.push(mcopy(l.grub.clone().into(), "EFI/BOOT/grubx64.efi"));
+        copies.push(mcopy(l.mok_manager.clone().into(), "EFI/BOOT/mmx64.efi"));
+        // Where Debian's CD GRUB looks (prefix /boot/grub) and where Fedora's and RHEL's look
+        // (prefix /EFI/BOOT): the same config that finds the ISO and reads its menu.
+        copies.push(mcopy("{self}/embedded.cfg".into(), "boot/grub/grub.cfg"));
+        copies.push(mcopy("{self}/embedded.cfg".into(), "EFI/BOOT/grub.cfg"));
+        &["::/EFI", "::/EFI/BOOT", "::/boot", "::/boot/grub"]
+    } else if secure {
         copies.push(mcopy(Text::lit(SHIM), "EFI/BOOT/BOOTX64.EFI"));
         copies.push(mcopy(Text::lit(GRUB_CD_SIGNED), "EFI/BOOT/grubx64.efi"));
         copies.push(mcopy(Text::lit(MOK_MANAGER), "EFI/BOOT/mmx64.efi"));

@@ -107,7 +107,7 @@ fn assemble(b: &mut Builder, root: &Root, iso_name: &str) -> Result<(), Diagnost
     let (uefi, bios) = (spec.boot.loaders.contains(&Loader::Uefi), spec.boot.loaders.contains(&Loader::Bios));
     let (label, title, secure) = (spec.label.clone(), spec.title.clone(), spec.boot.secure_boot);
     let s = root.scheme;
-    let efi_image = if uefi { Some(efi::add(b)?) } else { None };
+    let efi_image = if uefi { Some(efi::add(b, root)?) } else { None };
 
     let tree = |p: &str| Text::from(format!("{{self}}/tree/{p}"));
     let mut actions = vec![

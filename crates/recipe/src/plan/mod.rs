@@ -80,6 +80,9 @@ pub struct Plan {
     pub artifacts: Vec<Artifact>,
     /// Versions of the host packages the stages use.
     pub tools: BTreeMap<String, String>,
+    /// What the description says that the build does not do (a kickstart command with no
+    /// effect on a live image), each naming the file and line.
+    pub warnings: Vec<String>,
 }
 
 /// One file or folder of the build's output.
@@ -144,8 +147,35 @@ pub enum Action {
     LinkTree { src: Text, dest: Text },
     /// Copy the kernel and initrd that the root filesystem's /vmlinuz and /initrd.img point to.
     BootFiles { rootfs: Text, dest: Text },
-    /// List the installed packages of a Debian root filesystem into a file.
-    Packages { rootfs: Text, dest: Text },
+    /// List the installed packages of a root filesystem into a file (`name<TAB>version` lines).
+    Packages {
+        rootfs: Text,
+        dest: Text,
+        /// Whose package database: dpkg's, or rpm's at a path inside the root.
+        #[serde(default, skip_serializing_if = "PackageDb::is_dpkg")]
+        db: PackageDb,
+    },
+    /// Run a script (body written to a file, run by its interpreter with `args`) with /proc,
+    /// /sys, /dev, /run and the host's resolv.conf set up in the root filesystem `root`: inside
+    /// it (`chroot`) or beside it on the host with INSTALL_ROOT and LIVE_ROOT set, in a mount
+    /// namespace of its own. A failure stops the build when `error_on_fail`, else it is
+    /// reported and the build goes on (kickstart's %post semantics).
+    Script {
+        root: Text,
+        chroot: bool,
+        interpreter: String,
+        body: String,
+        args: Vec<String>,
+        /// A file inside the root the output is appended to.
+        log: Option<String>,
+        error_on_fail: bool,
+        /// What it is, for messages (`%post at f37.ks:40`).
+        what: String,
+    },
+    /// Fail within seconds, naming the repository and `help`, unless every URL answers
+    /// (`name`, `url` pairs; a package repository's base URL is asked for its
+    /// `repodata/repomd.xml`).
+    Reachable { repos: Vec<(String, String)>, help: String },
     /// Set the modification time of everything under a folder to SOURCE_DATE_EPOCH.
     PinTimes { dir: Text },
     /// Download and verify.
@@ -173,7 +203,9 @@ impl Action {
             Action::Link { src, dest } | Action::Copy { src, dest, .. } | Action::LinkTree { src, dest } => vec![src, dest],
             Action::MakeDir { path } => vec![path],
             Action::Remove { paths } => paths.iter().collect(),
-            Action::BootFiles { rootfs, dest } | Action::Packages { rootfs, dest } => vec![rootfs, dest],
+            Action::BootFiles { rootfs, dest } | Action::Packages { rootfs, dest, .. } => vec![rootfs, dest],
+            Action::Script { root, .. } => vec![root],
+            Action::Reachable { .. } => Vec::new(),
             Action::PinTimes { dir } => vec![dir],
             Action::Edit { file, .. } => vec![file],
         }
@@ -203,12 +235,47 @@ impl Action {
             Action::BootFiles { rootfs, dest } => {
                 format!("boot   {rootfs}/{{vmlinuz,initrd.img}} -> {dest}/")
             }
-            Action::Packages { rootfs, dest } => format!("list   packages of {rootfs} -> {dest}"),
+            Action::Packages { rootfs, dest, db } => format!("list   {db} packages of {rootfs} -> {dest}"),
+            Action::Script { root, chroot, interpreter, args, what, error_on_fail, .. } => {
+                let place = if *chroot { format!("in {root}") } else { format!("beside {root}") };
+                let args: String = args.iter().map(|a| format!(" {}", shell_quote(a))).collect();
+                let fail = if *error_on_fail { "" } else { " (a failure is reported, the build goes on)" };
+                format!("script {what}: {interpreter}{args} {place}{fail}")
+            }
+            Action::Reachable { repos, .. } => {
+                format!("check  {} answer(s)", repos.iter().map(|(n, u)| format!("{n} ({u})")).collect::<Vec<_>>().join(", "))
+            }
             Action::PinTimes { dir } => format!("pin    times under {dir} to SOURCE_DATE_EPOCH"),
             Action::Fetch { url, checksum, dest } => format!("fetch  {url} -> {dest} (verify {checksum})"),
             Action::Edit { file, find, replace, min_matches } => {
                 format!("edit   {file}: {find:?} -> {replace:?} (at least {min_matches}x)")
             }
+        }
+    }
+}
+
+/// A package database.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageDb {
+    /// dpkg's (`var/lib/dpkg`).
+    #[default]
+    Dpkg,
+    /// rpm's, at this path inside the root (`/usr/lib/sysimage/rpm`, `/var/lib/rpm`).
+    Rpm(String),
+}
+
+impl PackageDb {
+    fn is_dpkg(&self) -> bool {
+        *self == PackageDb::Dpkg
+    }
+}
+
+impl std::fmt::Display for PackageDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PackageDb::Dpkg => f.write_str("dpkg"),
+            PackageDb::Rpm(path) => write!(f, "rpm ({path})"),
         }
     }
 }
@@ -241,6 +308,20 @@ pub struct Root {
     pub scheme: &'static LiveScheme,
     /// Set when the family produces a finished ISO to remaster rather than a tree to assemble.
     pub remaster: Option<Remaster>,
+    /// The signed UEFI loaders from the root filesystem itself (its distribution's shim and
+    /// GRUB, which trust its kernel); none: the build host's (Debian's).
+    pub loaders: Option<SignedLoaders>,
+}
+
+/// A distribution's signed UEFI loaders for Secure Boot.
+#[derive(Debug, Clone)]
+pub struct SignedLoaders {
+    /// shim (first stage, signed by Microsoft's UEFI CA).
+    pub shim: Place,
+    /// GRUB built for CDs, signed by the distribution.
+    pub grub: Place,
+    /// MokManager.
+    pub mok_manager: Place,
 }
 
 /// A finished ISO that the `iso` stage remasters, keeping its own boot setup.
@@ -262,12 +343,28 @@ pub struct Builder<'a> {
     stages: Vec<Stage>,
     /// Where in the recipe the module adding stages now was chosen (for errors).
     origin: Span,
+    warnings: Vec<String>,
 }
 
 impl<'a> Builder<'a> {
     /// Says where in the recipe the module about to add stages was chosen (for errors).
     pub(crate) fn set_origin(&mut self, at: Span) {
         self.origin = at;
+    }
+
+    /// Notes something the description says that the build does not do.
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(message.into());
+    }
+
+    /// Where a project or host place is on this machine, for reading it while planning.
+    pub fn local_path(&self, place: &Place) -> PathBuf {
+        self.host_path(place)
+    }
+
+    /// The project folder (files a description names must lie in it).
+    pub fn project(&self) -> &Path {
+        &self.opts.project
     }
 
     /// The release entry of the recipe's family (validated when the recipe was loaded).
@@ -480,7 +577,7 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     let spec = &recipe.spec;
     let epoch = opts.source_date_epoch.unwrap_or(recipe.release().released);
     let family_at = recipe.tree.locate(&["distro".into(), "family".into()]).span.clone();
-    let mut b = Builder { recipe, opts, epoch, stages: Vec::new(), origin: family_at };
+    let mut b = Builder { recipe, opts, epoch, stages: Vec::new(), origin: family_at, warnings: Vec::new() };
     let root = recipe.family.stages(&mut b)?;
     let outputs: Vec<(&dyn OutputKind, Span)> = recipe
         .outputs
@@ -512,6 +609,7 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
         stages: b.stages,
         artifacts,
         tools: opts.tools.clone(),
+        warnings: b.warnings,
     })
 }
 
@@ -535,6 +633,9 @@ impl std::fmt::Display for Plan {
             writeln!(f, "   inputs: {}", s.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "))?;
         }
         writeln!(f)?;
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
         let mut names: Vec<&str> = self.artifacts.iter().map(|a| a.name.as_str()).collect();
         names.dedup();
         write!(f, "artifacts: {}", names.join(", "))

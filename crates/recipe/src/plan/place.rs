@@ -38,6 +38,11 @@ impl Place {
         Place::Own(path.to_string())
     }
 
+    /// A path under the cache folder (kept across builds: package downloads).
+    pub fn cache(path: &str) -> Place {
+        Place::Cache(path.to_string())
+    }
+
     /// A path under an earlier stage's folder.
     pub fn stage(stage: &str, path: &str) -> Place {
         Place::Stage { stage: stage.to_string(), path: path.to_string() }

@@ -1,0 +1,378 @@
+//! A local RPM repository that a kickstart build can install a bootable live root from, made
+//! on this Debian host (no Fedora or Rocky mirror is reachable here).
+//!
+//! The payload is a Debian root (mmdebstrap: kernel, systemd, dracut with its live modules,
+//! cloud-init, sshd, Debian's signed shim and GRUB) made to look like a Fedora root where a
+//! kickstart build looks (no `/vmlinuz` link, the signed loaders under
+//! `/boot/efi/EFI/{fedora,rocky}/`), wrapped into RPMs with rpmbuild: `liveboot-test-setup`
+//! (passwd, group, shadow: installed first, through `Requires(pre)`, so that the owners of
+//! the other files resolve) and `liveboot-test-root` (everything else, every path with an
+//! explicit `%attr` owner named through the *root's* passwd and group, file capabilities kept,
+//! `Provides:` the names Fedora kickstarts ask for). Four small packages exercise a comps
+//! group (`liveboot-extras`: two default packages, one optional, one of them excluded by the
+//! test's kickstart) and `services` (`liveboot-hello.service`, not enabled by its package).
+//! `createrepo_c -g comps.xml` makes the repository, with the groups `core` and
+//! `liveboot-extras`.
+//!
+//! Built once per inputs under `.cache/e2e/` of the project (a `complete` marker is written
+//! last), so later runs reuse it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Debian packages of the payload root.
+const PACKAGES: &[&str] = &[
+    "linux-image-amd64",
+    "systemd-sysv",
+    "dracut",
+    "dracut-live",
+    "dracut-network",
+    "curl",
+    "cloud-init",
+    "openssh-server",
+    "ifupdown",
+    "isc-dhcp-client",
+    "iproute2",
+    "iputils-ping",
+    "libcap2-bin",
+    "sudo",
+    "locales",
+    "ca-certificates",
+    "tzdata",
+    "shim-signed",
+    "shim-helpers-amd64-signed",
+    "grub-efi-amd64-signed",
+];
+
+/// What `liveboot-test-root` says it provides: the names Fedora's and Rocky's kickstarts and
+/// liveboot's kickstart family ask for.
+const PROVIDES: &[&str] = &[
+    "kernel",
+    "kernel-core",
+    "kernel-modules",
+    "systemd",
+    "dracut",
+    "dracut-live",
+    "dracut-network",
+    "dracut-config-generic",
+    "openssh-server",
+    "openssh-clients",
+    "cloud-init",
+    "NetworkManager",
+    "iputils",
+    "libcap",
+    "passwd",
+    "shadow-utils",
+    "tzdata",
+    "curl",
+    "sudo",
+    "shim-x64",
+    "grub2-efi-x64-cdboot",
+    "grub2-efi-x64",
+];
+
+/// Bumped when the way the repository is made changes (the cache key has it).
+const RECIPE: &str = "rpmrepo-1";
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// The repository (a folder to serve), made if it is not there yet.
+pub fn ensure() -> PathBuf {
+    let key = &liveboot_digest::sha256_hex(format!("{RECIPE}\n{}\n{}", PACKAGES.join(","), PROVIDES.join(",")).as_bytes())[..12];
+    let base = crate::root().join(".cache/e2e");
+    let dir = base.join(format!("rpmrepo-{key}"));
+    if dir.join("complete").exists() {
+        return dir.join("repo");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let started = std::time::Instant::now();
+    let root = dir.join("root");
+    bootstrap(&root, &base.join("apt"));
+    like_fedora(&root);
+    let rpms = dir.join("repo");
+    std::fs::create_dir_all(&rpms).unwrap();
+    let work = dir.join("rpmbuild");
+    let ids = Ids::of(&root);
+    // passwd and friends first: rpm resolves the other packages' owners through them.
+    let setup_files = ["etc/passwd", "etc/group", "etc/shadow", "etc/gshadow"];
+    pack(
+        &work,
+        &rpms,
+        Package {
+            name: "liveboot-test-setup",
+            tree: &root,
+            only: Some(&setup_files),
+            skip: &[],
+            provides: &["setup"],
+            requires_pre: &[],
+            ids: &ids,
+        },
+    );
+    let skip: Vec<&str> = setup_files.iter().copied().chain(["dev", "proc", "sys", "run", "tmp"]).collect();
+    pack(
+        &work,
+        &rpms,
+        Package {
+            name: "liveboot-test-root",
+            tree: &root,
+            only: None,
+            skip: &skip,
+            provides: PROVIDES,
+            requires_pre: &["liveboot-test-setup"],
+            ids: &ids,
+        },
+    );
+    for (name, path, content) in [
+        (
+            "liveboot-hello",
+            "usr/lib/systemd/system/liveboot-hello.service",
+            "[Unit]\nDescription=liveboot test: enabled by the kickstart's services line\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+        ("liveboot-groupie", "usr/share/liveboot-test/groupie", "a default package of the group liveboot-extras\n"),
+        ("liveboot-unwanted", "usr/share/liveboot-test/unwanted", "a default package of liveboot-extras that the kickstart excludes\n"),
+        ("liveboot-optional", "usr/share/liveboot-test/optional", "an optional package of liveboot-extras\n"),
+    ] {
+        let tree = dir.join(format!("tree-{name}"));
+        std::fs::create_dir_all(tree.join(path).parent().unwrap()).unwrap();
+        std::fs::write(tree.join(path), content).unwrap();
+        pack(&work, &rpms, Package { name, tree: &tree, only: Some(&[path]), skip: &[], provides: &[], requires_pre: &[], ids: &ids });
+    }
+    std::fs::write(dir.join("comps.xml"), COMPS).unwrap();
+    run(Command::new("createrepo_c").arg("-q").arg("-g").arg(dir.join("comps.xml")).arg(&rpms));
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::write(dir.join("complete"), format!("made in {} s\n", started.elapsed().as_secs())).unwrap();
+    eprintln!("rpmrepo: made {} in {} s", rpms.display(), started.elapsed().as_secs());
+    rpms
+}
+
+const COMPS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
+<comps>
+  <group>
+    <id>core</id>
+    <name>Core</name>
+    <description>The bootable test payload.</description>
+    <default>true</default>
+    <uservisible>false</uservisible>
+    <packagelist>
+      <packagereq type="mandatory">liveboot-test-root</packagereq>
+    </packagelist>
+  </group>
+  <group>
+    <id>liveboot-extras</id>
+    <name>liveboot extras</name>
+    <description>Default, excluded and optional packages for the kickstart test.</description>
+    <default>false</default>
+    <uservisible>true</uservisible>
+    <packagelist>
+      <packagereq type="default">liveboot-groupie</packagereq>
+      <packagereq type="default">liveboot-unwanted</packagereq>
+      <packagereq type="optional">liveboot-optional</packagereq>
+    </packagelist>
+  </group>
+</comps>
+"#;
+
+/// mmdebstrap of the payload root; downloads kept in `apt`.
+fn bootstrap(root: &Path, apt: &Path) {
+    std::fs::create_dir_all(apt).unwrap();
+    // dracut's own postinst builds an initrd: it needs network-legacy for dracut-network in a
+    // systemd root (see DESIGN), written before the packages are configured.
+    let conf = "mkdir -p \"$1\"/etc/dracut.conf.d && printf '%s\\n' 'hostonly=\"no\"' 'add_dracutmodules+=\" network-legacy \"' > \"$1\"/etc/dracut.conf.d/10-payload.conf";
+    run(Command::new("mmdebstrap")
+        .args(["--mode=unshare", "--variant=apt", "--architectures=amd64", "--components=main", "--skip=essential/unlink"])
+        .arg(format!("--include={}", PACKAGES.join(",")))
+        .arg(format!("--essential-hook={conf}"))
+        .arg("--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/")
+        .arg(format!("--setup-hook=sync-in {} /var/cache/apt/archives/", apt.display()))
+        .arg(format!("--customize-hook=sync-out /var/cache/apt/archives {}", apt.display()))
+        .arg("bookworm")
+        .arg(root)
+        .arg("http://deb.debian.org/debian"));
+}
+
+/// Makes the Debian root look like a Fedora or Rocky root where a kickstart build looks.
+fn like_fedora(root: &Path) {
+    for link in ["vmlinuz", "vmlinuz.old", "initrd.img", "initrd.img.old"] {
+        let _ = std::fs::remove_file(root.join(link));
+    }
+    for e in std::fs::read_dir(root.join("boot")).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("initrd.img-") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    for distro in ["fedora", "rocky"] {
+        let efi = root.join(format!("boot/efi/EFI/{distro}"));
+        std::fs::create_dir_all(&efi).unwrap();
+        for (from, to) in [
+            ("usr/lib/shim/shimx64.efi.signed", "shimx64.efi"),
+            ("usr/lib/shim/mmx64.efi.signed", "mmx64.efi"),
+            ("usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", "gcdx64.efi"),
+        ] {
+            std::fs::copy(root.join(from), efi.join(to)).unwrap();
+        }
+    }
+}
+
+/// Owner names by id, from the root's own passwd and group (never the host's).
+struct Ids {
+    users: BTreeMap<u32, String>,
+    groups: BTreeMap<u32, String>,
+}
+
+impl Ids {
+    fn of(root: &Path) -> Ids {
+        let read = |f: &str| -> BTreeMap<u32, String> {
+            std::fs::read_to_string(root.join(f))
+                .unwrap()
+                .lines()
+                .filter_map(|l| {
+                    let mut it = l.split(':');
+                    let name = it.next()?.to_string();
+                    let id = it.nth(1)?.parse().ok()?;
+                    Some((id, name))
+                })
+                .collect()
+        };
+        Ids { users: read("etc/passwd"), groups: read("etc/group") }
+    }
+}
+
+struct Package<'a> {
+    name: &'a str,
+    tree: &'a Path,
+    /// Only these paths (relative); else everything but `skip`'s contents.
+    only: Option<&'a [&'a str]>,
+    skip: &'a [&'a str],
+    provides: &'a [&'a str],
+    requires_pre: &'a [&'a str],
+    ids: &'a Ids,
+}
+
+/// A path as a spec's %files takes it: quoted, rpm's glob characters and % escaped.
+fn spec_path(rel: &str) -> String {
+    let mut out = String::from("\"/");
+    for c in rel.chars() {
+        match c {
+            '%' => out.push_str("%%"),
+            '*' | '?' | '[' | ']' | '{' | '}' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '"' => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The %files line of one path.
+fn files_line(p: &Package, rel: &str) -> String {
+    let path = p.tree.join(rel);
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    let user =
+        p.ids.users.get(&meta.uid()).cloned().unwrap_or_else(|| panic!("{}: uid {} not in the root's passwd", path.display(), meta.uid()));
+    let group =
+        p.ids.groups.get(&meta.gid()).cloned().unwrap_or_else(|| panic!("{}: gid {} not in the root's group", path.display(), meta.gid()));
+    let mut line = String::new();
+    if meta.is_dir() {
+        line.push_str("%dir ");
+    }
+    if meta.file_type().is_symlink() {
+        let _ = write!(line, "%attr(-,{user},{group}) ");
+    } else {
+        let _ = write!(line, "%attr({:04o},{user},{group}) ", meta.permissions().mode() & 0o7777);
+    }
+    if meta.is_file() {
+        let caps = Command::new("getcap").arg(&path).output().unwrap();
+        let text = String::from_utf8_lossy(&caps.stdout);
+        if let Some(cap) = text.split_whitespace().nth(1) {
+            let _ = write!(line, "%caps({cap}) ");
+        }
+    }
+    line.push_str(&spec_path(rel));
+    line
+}
+
+fn walk(tree: &Path, rel: &str, skip: &[&str], out: &mut Vec<String>) {
+    for e in std::fs::read_dir(tree.join(rel)).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        if child.contains('\n') {
+            continue;
+        }
+        let ft = e.file_type().unwrap();
+        if skip.contains(&child.as_str()) {
+            // The folder itself, not what is in it (API filesystems, mount points).
+            if ft.is_dir() {
+                out.push(child);
+            }
+            continue;
+        }
+        if !(ft.is_dir() || ft.is_file() || ft.is_symlink()) {
+            continue; // device nodes, FIFOs, sockets
+        }
+        out.push(child.clone());
+        if ft.is_dir() {
+            walk(tree, &child, skip, out);
+        }
+    }
+}
+
+/// rpmbuild of one package from a tree, into `rpms`.
+fn pack(work: &Path, rpms: &Path, p: Package) {
+    let mut paths: Vec<String> = match p.only {
+        Some(only) => only.iter().map(|s| s.to_string()).collect(),
+        None => {
+            let mut v = Vec::new();
+            walk(p.tree, "", p.skip, &mut v);
+            v
+        }
+    };
+    paths.sort();
+    let mut spec = format!(
+        "Name: {}\nVersion: 1.0\nRelease: 1\nSummary: liveboot test payload\nLicense: various (Debian packages)\nBuildArch: x86_64\nAutoReqProv: no\n",
+        p.name
+    );
+    for prov in p.provides {
+        let _ = writeln!(spec, "Provides: {prov}");
+    }
+    for req in p.requires_pre {
+        let _ = writeln!(spec, "Requires(pre): {req}");
+    }
+    let _ = writeln!(spec, "\n%description\nliveboot's end-to-end test payload ({}).\n\n%files", p.name);
+    for rel in &paths {
+        spec.push_str(&files_line(&p, rel));
+        spec.push('\n');
+    }
+    let dir = work.join(p.name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec_file = dir.join(format!("{}.spec", p.name));
+    std::fs::write(&spec_file, spec).unwrap();
+    let define = |k: &str, v: &str| format!("{k} {v}");
+    run(Command::new("rpmbuild")
+        .arg("-bb")
+        .arg("--noclean")
+        .arg(format!("--buildroot={}", p.tree.display()))
+        .args(["--define", &define("_topdir", &dir.to_string_lossy())])
+        .args(["--define", &define("_rpmdir", &rpms.to_string_lossy())])
+        .args(["--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm"])
+        // The tree is the payload as it is: nothing removed, stripped, compressed or checked.
+        .args(["--define", "__spec_install_pre %{___build_pre}"])
+        .args(["--define", "__os_install_post %{nil}"])
+        .args(["--define", "_build_id_links none"])
+        .args(["--define", "debug_package %{nil}"])
+        .args(["--define", "_binary_payload w0.ufdio"])
+        .args(["--define", "_unpackaged_files_terminate_build 0"])
+        .args(["--define", "__check_files %{nil}"])
+        .arg(&spec_file));
+}
