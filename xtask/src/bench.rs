@@ -35,6 +35,12 @@ pub enum Bench {
         #[arg(long, default_value_t = 3)]
         level: u32,
     },
+    /// The package step of a kickstart build against `dnf --installroot` by hand, same repository.
+    Dnf {
+        /// Measured rounds (after one that warms the package cache).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// HTTP throughput: `liveboot serve` against nginx, 32 concurrent Range readers (as BMCs read ISOs).
     Serve {
         /// Size of the served file in MiB.
@@ -69,6 +75,7 @@ pub fn run(what: Bench) -> Result<()> {
     match what {
         Bench::Seeds { count, peer_count, dir } => seeds(count, peer_count, dir),
         Bench::Squashfs { tree, level } => crate::squashfs::bench(tree, level),
+        Bench::Dnf { rounds } => crate::dnf_bench::bench(rounds),
         Bench::Serve { size_mib, chunk_kib, readers, secs, rounds } => {
             crate::serve_bench::bench(size_mib, chunk_kib, readers, secs, rounds)
         }

@@ -40,6 +40,9 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("python3-libvirt", "libvirt bindings for sushy-emulator's libvirt driver (the venv sees Debian's packages)"),
     ("python3-venv", "the venv of the Python test tools"),
     ("curl", "reads published URLs back in the end-to-end tests"),
+    ("dnf", "installs the packages of Fedora and Rocky roots (dnf --installroot)"),
+    ("rpm", "rpm, and rpmbuild for the kickstart test's RPM repository"),
+    ("createrepo-c", "the kickstart test's RPM repository (repodata, comps groups)"),
 ];
 
 /// libvirt's QEMU driver refuses to start without its user, which Debian creates only in

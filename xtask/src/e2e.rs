@@ -1,6 +1,6 @@
 //! `cargo xtask e2e`: the end-to-end tests, one test binary after the other: debian12 (builds,
 //! boots, cache, reproducibility, kills), debian12 over the network (PXE), debian12-dracut, the
-//! virtual server through Redfish.
+//! kickstart family (a local RPM repository, f37), the virtual server through Redfish.
 //! Without `--all`, the boots that only repeat what another test boots are left out (CI's
 //! selection, which boots every family and medium once); `--all` runs the whole matrix. (Two
 //! boots side by side were tried: under TCG on two cores each took about twice as long, so
@@ -17,14 +17,18 @@ use crate::{cargo, root, run};
 /// Boots left out of the CI selection: each repeats a firmware, medium or family that another
 /// test boots. CI boots live-boot from a BIOS CD and, with Secure Boot, as a UEFI USB disk, sees
 /// the unsigned loader refused, boots it over the network through pxelinux and (UEFI, Secure
-/// Boot) from the generated dnsmasq config, boots dracut from a UEFI CD with Secure Boot, and the
-/// virtual server through Redfish.
+/// Boot) from the generated dnsmasq config, boots a kickstart-built image (dracut's LiveOS
+/// layout) from a UEFI CD with Secure Boot through the root's own shim and GRUB, and the virtual
+/// server through Redfish.
 pub const FULL_MATRIX_ONLY: &[&str] = &[
     "b2_boots_uefi_from_cd",
     "b3_boots_as_a_usb_disk",
     "b4_boots_with_secure_boot_from_cd",
     "b7_the_copy_to_ram_entry_runs_without_its_medium",
-    "k2_kickstart_image_boots_uefi_with_secure_boot_through_the_roots_own_loaders",
+    "f2_dracut_boots_with_secure_boot_from_cd",
+    "k1_kickstart_image_boots_bios_from_cd_with_everything_applied",
+    "k5_f37_gets_past_package_installation_with_a_mirror",
+    "k6_f37_from_a_real_fedora_mirror_boots",
     "f1_dracut_boots_bios_from_cd",
     "f3_dracut_boots_as_a_usb_disk",
     "f4_dracut_boots_over_the_network_through_ipxe",

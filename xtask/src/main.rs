@@ -8,6 +8,7 @@
 
 mod bench;
 mod deps;
+mod dnf_bench;
 mod e2e;
 mod fuzz;
 mod serve_bench;
@@ -50,6 +51,9 @@ enum Task {
     BuildImage {
         /// Recipe name.
         recipe: String,
+        /// More arguments of `liveboot build` (--mirror URL, --json ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// The main job on the default recipe: build debian12, boot it in QEMU, SSH in.
     Run {
@@ -114,10 +118,13 @@ fn main() -> Result<()> {
             run(cargo().args(["test", "--workspace", "--locked"]).args(args))
         }
         Task::E2e { filter, all } => e2e::e2e(filter, all),
-        Task::BuildImage { recipe } => {
+        Task::BuildImage { recipe, args } => {
             deps::install()?;
             run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
-            run(Command::new(root().join("target/release/liveboot")).args(["build", &recipe]))
+            // liveboot's own exit status and message, nothing added.
+            let status =
+                Command::new(root().join("target/release/liveboot")).args(["build", &recipe]).args(&args).current_dir(root()).status()?;
+            std::process::exit(status.code().unwrap_or(1));
         }
         Task::Run { recipe } => {
             deps::install()?;

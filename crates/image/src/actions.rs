@@ -370,8 +370,13 @@ impl ScriptRun<'_> {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         replace_file(ctx.own, &host_path, self.body.as_bytes(), Some("0700"))?;
+        // The wrapper as a file beside the stage's outputs, so that the log shows one short line.
+        let wrapper = ctx.own.join(".liveboot-script-wrapper");
+        replace_file(ctx.own, &wrapper, SCRIPT_WRAPPER.as_bytes(), Some("0644"))?;
+        ctx.runner.note(&format!("running {}", self.what));
         let cmd = Cmd::new("unshare")
-            .args(["--mount", "--propagation", "private", "--", "sh", "-c", SCRIPT_WRAPPER, "liveboot-script"])
+            .args(["--mount", "--propagation", "private", "--", "sh"])
+            .arg(&wrapper)
             .arg(self.root)
             .arg(if self.chroot { "1" } else { "0" })
             .arg(self.interpreter)
@@ -381,6 +386,7 @@ impl ScriptRun<'_> {
             .contained();
         let result = ctx.runner.run(&cmd);
         let _ = std::fs::remove_file(&host_path);
+        let _ = std::fs::remove_file(&wrapper);
         result.map(|_| ()).map_err(|e| match e {
             liveboot_runner::RunError::Failed { status, stderr_tail, .. } => {
                 let tail = if stderr_tail.is_empty() { String::new() } else { format!("; its last output:\n{stderr_tail}") };

@@ -90,15 +90,21 @@ pub fn ensure() -> PathBuf {
     if dir.join("complete").exists() {
         return dir.join("repo");
     }
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let started = std::time::Instant::now();
     let root = dir.join("root");
-    bootstrap(&root, &base.join("apt"));
-    like_fedora(&root);
+    // The root survives an interrupted run (it is the slow part); the packages are made anew.
+    if !dir.join("root-complete").exists() {
+        let _ = std::fs::remove_dir_all(&root);
+        bootstrap(&root, &base.join("apt"));
+        like_fedora(&root);
+        std::fs::write(dir.join("root-complete"), "").unwrap();
+    }
     let rpms = dir.join("repo");
-    std::fs::create_dir_all(&rpms).unwrap();
     let work = dir.join("rpmbuild");
+    let _ = std::fs::remove_dir_all(&rpms);
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&rpms).unwrap();
     let ids = Ids::of(&root);
     // passwd and friends first: rpm resolves the other packages' owners through them.
     let setup_files = ["etc/passwd", "etc/group", "etc/shadow", "etc/gshadow"];
@@ -257,17 +263,16 @@ struct Package<'a> {
     ids: &'a Ids,
 }
 
-/// A path as a spec's %files takes it: quoted, rpm's glob characters and % escaped.
+/// A path as a spec's %files takes it: quoted, % doubled. rpm reads a path with glob
+/// characters as a pattern and does not unescape them, so each of them (and a backslash, as in
+/// systemd's `system-systemd\x2dcryptsetup.slice`) becomes `?`, which matches it (and perhaps a
+/// file listed anyway: rpmbuild only warns about that).
 fn spec_path(rel: &str) -> String {
     let mut out = String::from("\"/");
     for c in rel.chars() {
         match c {
             '%' => out.push_str("%%"),
-            '*' | '?' | '[' | ']' | '{' | '}' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '"' => out.push_str("\\\""),
+            '*' | '?' | '[' | ']' | '{' | '}' | '\\' | '"' => out.push('?'),
             c => out.push(c),
         }
     }

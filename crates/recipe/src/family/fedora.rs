@@ -23,7 +23,7 @@ pub struct RpmFacts {
     /// `~/.rpmdb`).
     pub rpmdb: fn(release: &str) -> &'static str,
     /// Packages every live root of it gets besides the kickstart's: what dracut's LiveOS layout
-    /// needs (dmsquash-live, livenet).
+    /// needs (dmsquash-live, livenet) and what liveboot's images are for (cloud-init, sshd).
     pub live_packages: &'static [&'static str],
     /// The signed loaders Secure Boot media take from the root.
     pub loader_packages: &'static [&'static str],
@@ -52,7 +52,7 @@ pub static FEDORA: RpmFacts = RpmFacts {
     },
     efi_dir: "fedora",
     rpmdb: |_| "/usr/lib/sysimage/rpm",
-    live_packages: &["dracut-live", "dracut-network"],
+    live_packages: &["dracut-live", "dracut-network", "cloud-init", "openssh-server"],
     loader_packages: &["shim-x64", "grub2-efi-x64-cdboot"],
     dracut_conf: &["hostonly=\"no\"", "add_dracutmodules+=\" dmsquash-live livenet \""],
 };

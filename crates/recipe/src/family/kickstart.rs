@@ -545,7 +545,7 @@ pub(crate) fn stages(b: &mut Builder, src: &Kickstart, facts: &RpmFacts) -> Resu
     if matches!(selinux, Some("enforcing" | "permissive")) {
         actions.push(in_root(
             "SELinux labels (the root's setfiles)".into(),
-            ". /etc/selinux/config 2>/dev/null || exit 0\nfc=\"/etc/selinux/${SELINUXTYPE:-targeted}/contexts/files/file_contexts\"\nif [ -x /usr/sbin/setfiles ] && [ -f \"$fc\" ]; then setfiles -F -e /proc -e /sys -e /dev -e /run \"$fc\" /\nelse echo \"liveboot warning: no SELinux labels set: the root has no setfiles or no $fc\" >&2; fi\n",
+            "[ -f /etc/selinux/config ] || exit 0\n. /etc/selinux/config\nfc=\"/etc/selinux/${SELINUXTYPE:-targeted}/contexts/files/file_contexts\"\nif [ -x /usr/sbin/setfiles ] && [ -f \"$fc\" ]; then setfiles -F -e /proc -e /sys -e /dev -e /run \"$fc\" /\nelse echo \"liveboot warning: no SELinux labels set: the root has no setfiles or no $fc\" >&2; fi\n",
             Vec::new(),
             true,
         ));
