@@ -75,7 +75,7 @@ const PROVIDES: &[&str] = &[
 ];
 
 /// Bumped when the way the repository is made changes (the cache key has it).
-const RECIPE: &str = "rpmrepo-1";
+const RECIPE: &str = "rpmrepo-2";
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -96,7 +96,8 @@ pub fn ensure() -> PathBuf {
     // The root survives an interrupted run (it is the slow part); the packages are made anew.
     if !dir.join("root-complete").exists() {
         let _ = std::fs::remove_dir_all(&root);
-        bootstrap(&root, &base.join("apt"));
+        // The downloads of the run's debian12 builds serve here too (the same kernel, systemd ...).
+        bootstrap(&root, &crate::work().join("cache/apt"));
         like_fedora(&root);
         std::fs::write(dir.join("root-complete"), "").unwrap();
     }
@@ -187,16 +188,22 @@ const COMPS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </comps>
 "#;
 
-/// mmdebstrap of the payload root; downloads kept in `apt`.
+/// mmdebstrap of the payload root; downloads kept in `apt` (shared with the debian12 builds).
 fn bootstrap(root: &Path, apt: &Path) {
     std::fs::create_dir_all(apt).unwrap();
-    // dracut's own postinst builds an initrd: it needs network-legacy for dracut-network in a
-    // systemd root (see DESIGN), written before the packages are configured.
+    // The payload's dracut needs network-legacy for dracut-network in a systemd root (see
+    // DESIGN) when the kickstart build runs it. While the packages install, dracut is diverted
+    // to `true`: the initrds the kernel's and dracut's postinst scripts would build (a minute)
+    // are thrown away anyway.
     let conf = "mkdir -p \"$1\"/etc/dracut.conf.d && printf '%s\\n' 'hostonly=\"no\"' 'add_dracutmodules+=\" network-legacy \"' > \"$1\"/etc/dracut.conf.d/10-payload.conf";
+    let divert = "chroot \"$1\" dpkg-divert --quiet --local --rename --add /usr/bin/dracut && ln -s /bin/true \"$1\"/usr/bin/dracut";
+    let undivert = "rm \"$1\"/usr/bin/dracut && chroot \"$1\" dpkg-divert --quiet --local --rename --remove /usr/bin/dracut";
     run(Command::new("mmdebstrap")
         .args(["--mode=unshare", "--variant=apt", "--architectures=amd64", "--components=main", "--skip=essential/unlink"])
         .arg(format!("--include={}", PACKAGES.join(",")))
         .arg(format!("--essential-hook={conf}"))
+        .arg(format!("--essential-hook={divert}"))
+        .arg(format!("--customize-hook={undivert}"))
         .arg("--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/")
         .arg(format!("--setup-hook=sync-in {} /var/cache/apt/archives/", apt.display()))
         .arg(format!("--customize-hook=sync-out /var/cache/apt/archives {}", apt.display()))

@@ -174,8 +174,13 @@ pub enum Action {
     },
     /// Fail within seconds, naming the repository and `help`, unless every URL answers
     /// (`name`, `url` pairs; a package repository's base URL is asked for its
-    /// `repodata/repomd.xml`).
-    Reachable { repos: Vec<(String, String)>, help: String },
+    /// `repodata/repomd.xml`). The help is a message, not an input: it names the recipe, and two
+    /// recipes installing the same packages share their root (it is left out of the key).
+    Reachable {
+        repos: Vec<(String, String)>,
+        #[serde(skip)]
+        help: String,
+    },
     /// Set the modification time of everything under a folder to SOURCE_DATE_EPOCH.
     PinTimes { dir: Text },
     /// Download and verify.
