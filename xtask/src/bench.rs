@@ -37,8 +37,8 @@ pub enum Bench {
     },
     /// The package step of a kickstart build against `dnf --installroot` by hand, same repository.
     Dnf {
-        /// Measured rounds (after one that warms the package cache).
-        #[arg(long, default_value_t = 3)]
+        /// Measured rounds (after one that warms the package cache), alternating who goes first.
+        #[arg(long, default_value_t = 4)]
         rounds: usize,
     },
     /// HTTP throughput: `liveboot serve` against nginx, 32 concurrent Range readers (as BMCs read ISOs).

@@ -31,7 +31,8 @@ pub fn bench(rounds: usize) -> Result<()> {
         ),
     )?;
     let recipe = liveboot_recipe::load(&work.join("recipes/bench.yaml")).map_err(|d| anyhow!("{d}"))?;
-    let plan = liveboot_recipe::plan::plan(&recipe, &PlanOptions::for_project(&work)).map_err(|d| anyhow!("{d}"))?;
+    let opts = PlanOptions { templates: crate::root().join("templates"), ..PlanOptions::for_project(&work) };
+    let plan = liveboot_recipe::plan::plan(&recipe, &opts).map_err(|d| anyhow!("{d}"))?;
     // Only the package step: the plan's first stage.
     let rootfs = Plan { stages: vec![plan.stages[0].clone()], artifacts: Vec::new(), ..plan };
     let dnf_argv: Vec<String> = rootfs.stages[0]
@@ -53,8 +54,14 @@ pub fn bench(rounds: usize) -> Result<()> {
     let home = work.join("home");
     std::fs::create_dir_all(&home)?;
     std::fs::write(home.join(".rpmmacros"), "%_dbpath /usr/lib/sysimage/rpm\n")?;
+    // Each run starts from the same state: the previous root gone and written back (a run right
+    // after another would pay for its write-back), the package cache warm.
+    let settle = || {
+        let _ = Command::new("sync").status();
+    };
     let by_hand = |root: &Path| -> Result<Duration> {
         let _ = std::fs::remove_dir_all(root);
+        settle();
         let started = Instant::now();
         let status = Command::new("dnf")
             .env("HOME", &home)
@@ -74,6 +81,7 @@ pub fn bench(rounds: usize) -> Result<()> {
     };
     let liveboot = || -> Result<Duration> {
         let _ = std::fs::remove_dir_all(cache.join("stages"));
+        settle();
         let opts = liveboot_image::BuildOptions {
             cache: cache.clone(),
             out: work.join("out"),
@@ -94,8 +102,14 @@ pub fn bench(rounds: usize) -> Result<()> {
     let (mut peer, mut ours) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         eprintln!("xtask bench dnf: round {}/{rounds}", round + 1);
-        peer.push(by_hand(&peer_root)?);
-        ours.push(liveboot()?);
+        // Alternating which goes first.
+        if round % 2 == 0 {
+            peer.push(by_hand(&peer_root)?);
+            ours.push(liveboot()?);
+        } else {
+            ours.push(liveboot()?);
+            peer.push(by_hand(&peer_root)?);
+        }
     }
     let best = |v: &[Duration]| v.iter().min().copied().unwrap_or_default();
     let median = |v: &[Duration]| {
