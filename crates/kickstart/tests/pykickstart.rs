@@ -41,7 +41,15 @@ fn kickstarts(dir: &str) -> Vec<PathBuf> {
 /// Reads each file with liveboot and pykickstart, flattens it with liveboot, reads the flattened
 /// file with pykickstart, and compares.
 fn compare(version: &'static str, files: &[PathBuf]) {
+    let listing = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        v.sort();
+        v
+    };
+    let dir = files[0].parent().unwrap();
+    let before = listing(dir);
     let originals = pykickstart(version, files);
+    assert_eq!(listing(dir), before, "reading with pykickstart left files behind in {}", dir.display());
     let tmp = tempfile::tempdir().unwrap();
     let mut flats = Vec::new();
     for (file, py) in files.iter().zip(&originals) {

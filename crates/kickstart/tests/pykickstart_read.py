@@ -30,12 +30,14 @@ def read(version, path):
     try:
         text = preprocessKickstartToString(os.path.basename(path))
         parser = KickstartParser(makeVersion(version))
-        with tempfile.NamedTemporaryFile("wb", suffix=".ks", dir=".", delete=False) as f:
-            f.write(text)
+        # Beside the file (its %includes are relative), removed whatever happens.
+        fd, name = tempfile.mkstemp(suffix=".ks", dir=".")
         try:
-            parser.readKickstart(f.name)
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+            parser.readKickstart(name)
         finally:
-            os.unlink(f.name)
+            os.unlink(name)
     finally:
         os.chdir(here)
     h = parser.handler
