@@ -11,7 +11,7 @@
 //! per-boot identity, and the live initrd built by the root's own dracut. `squashfs`: the
 //! root, flat, as `LiveOS/squashfs.img`. Every other command is a warning naming its line.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use liveboot_kickstart as ks;
 use liveboot_yaml::Diagnostic;
@@ -74,7 +74,7 @@ pub(crate) fn validate(recipe: &Recipe, src: &Kickstart, check: &mut Check) {
         check.push(e);
     }
     let k = &parsed.kickstart;
-    let names: Vec<String> = k.commands.iter().filter(|c| c.name == "repo").filter_map(|c| c.option(k.version, "name").flatten()).collect();
+    let names = repo_names(k);
     for name in src.repos.keys() {
         if !names.contains(name) {
             check.at(
@@ -124,6 +124,11 @@ fn keymap(k: &ks::Kickstart, c: &ks::Command) -> Option<String> {
     c.option(k.version, "vc_keymap").flatten().or_else(|| c.positional(k.version).into_iter().next())
 }
 
+/// The names of the kickstart's `repo` lines.
+fn repo_names(k: &ks::Kickstart) -> Vec<String> {
+    k.commands.iter().filter(|c| c.name == "repo").filter_map(|c| c.option(k.version, "name").flatten()).collect()
+}
+
 /// Why a command is not applied to a live image.
 fn not_applied(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -138,21 +143,9 @@ fn not_applied(name: &str) -> Option<&'static str> {
     })
 }
 
-/// A file as messages and plans name it: relative to the project when under it (so that a
-/// plan does not depend on where the project lies).
-fn shown(b: &Builder, file: &Path) -> String {
-    let project = b.project().canonicalize().unwrap_or_else(|_| b.project().to_path_buf());
-    file.canonicalize()
-        .ok()
-        .and_then(|f| f.strip_prefix(&project).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| file.to_path_buf())
-        .display()
-        .to_string()
-}
-
 /// `file:line` of an origin, the file relative to the project when under it.
 fn place_of(b: &Builder, at: &ks::Origin) -> String {
-    format!("{}:{}", shown(b, &at.span.file), at.span.line)
+    format!("{}:{}", b.shown(&at.span.file), at.span.line)
 }
 
 /// A package repository: where dnf reads it.
@@ -266,8 +259,8 @@ pub(crate) fn stages(b: &mut Builder, src: &Kickstart, facts: &RpmFacts) -> Resu
     }
     let spec = &b.recipe.spec;
     let release = spec.distro.release.clone();
-    let recipe_file = shown(b, &b.recipe.file);
-    let names: Vec<String> = k.commands.iter().filter(|c| c.name == "repo").filter_map(|c| c.option(k.version, "name").flatten()).collect();
+    let recipe_file = b.shown(&b.recipe.file);
+    let names = repo_names(&k);
     if let Some(unknown) = src.repos.keys().find(|n| !names.contains(n)) {
         // Named on the command line (--mirror NAME=URL); a recipe's names were checked at loading.
         return Err(Diagnostic::at(

@@ -367,9 +367,9 @@ impl<'a> Builder<'a> {
         self.host_path(place)
     }
 
-    /// The project folder (files a description names must lie in it).
-    pub fn project(&self) -> &Path {
-        &self.opts.project
+    /// A file as plans and their messages name it: relative to the project when under it.
+    pub fn shown(&self, file: &Path) -> String {
+        project_relative(&self.opts.project, file)
     }
 
     /// The release entry of the recipe's family (validated when the recipe was loaded).
@@ -561,6 +561,14 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Res
     Ok(())
 }
 
+/// `file` relative to `project` when it lies under it (links followed), else as given: so that
+/// a plan does not depend on where the project lies.
+fn project_relative(project: &Path, file: &Path) -> String {
+    let project = project.canonicalize().unwrap_or_else(|_| project.to_path_buf());
+    let full = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    full.strip_prefix(&project).map(Path::to_path_buf).unwrap_or_else(|_| file.to_path_buf()).display().to_string()
+}
+
 /// The kernel command line of the live system: the recipe's arguments, then the serial console.
 pub fn kernel_cmdline(recipe: &Recipe) -> String {
     let mut args = recipe.spec.boot.kernel_args.clone();
@@ -597,11 +605,7 @@ pub fn plan(recipe: &Recipe, opts: &PlanOptions) -> Result<Plan, Diagnostic> {
     all_inputs.sort_by(|a, b| a.name.cmp(&b.name));
     all_inputs.dedup_by(|a, b| a.name == b.name);
     let recipe_hash = json_hash(&(spec, &all_inputs));
-    let shown = |p: &Path| {
-        let project = opts.project.canonicalize().unwrap_or_else(|_| opts.project.clone());
-        let full = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-        full.strip_prefix(&project).map(Path::to_path_buf).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
-    };
+    let shown = |p: &Path| project_relative(&opts.project, p);
     Ok(Plan {
         recipe: spec.name.clone(),
         title: spec.title.clone(),
