@@ -68,6 +68,21 @@ pub enum Command {
     /// Read kickstart files as anaconda and pykickstart do: check them, or flatten them.
     #[command(subcommand)]
     Kickstart(KickstartCommand),
+    /// Remaster a bootable Linux ISO: kernel arguments added to every kernel command line of
+    /// its menus, a NoCloud seed embedded, files added; its boot setup kept.
+    ///
+    /// BIOS and EFI El Torito images, the MBR, the GPT with an appended EFI partition and the
+    /// isohybrid layout are replayed as they were (xorriso -boot_image any replay), so the ISO
+    /// boots where it booted before, Secure Boot chain untouched. Arguments are written in each
+    /// loader's quoting: GRUB gets "ds=nocloud;s=..." in double quotes (an unquoted ';' ends
+    /// its command), syslinux as it is. --seed DIR puts the seed at /nocloud/ and adds
+    /// ds=nocloud;s=<where the live system mounts its medium>/nocloud/ (casper: /cdrom,
+    /// live-boot: /run/live/medium, dracut: /run/initramfs/live), so one virtual-media slot
+    /// is enough. Needs no root.
+    #[command(
+        after_help = "Examples:\n  liveboot remaster ubuntu-22.04.5-live-server-amd64.iso u22-serial.iso --kernel-args 'console=ttyS0,115200n8'\n  liveboot remaster out/debian12/debian12.iso node1.iso --seed seeds/node1/\n  liveboot remaster in.iso out.iso --add extra/:/extra --volid MYLIVE --json"
+    )]
+    Remaster(RemasterArgs),
     /// Write NoCloud seed images (cidata ISO 9660) for nodes of the inventory.
     ///
     /// One image per node, named cidata-<node>.iso, holding user-data (slice keys for root and
@@ -162,6 +177,29 @@ pub struct BuildArgs {
     #[arg(long, value_name = "[NAME=]URL")]
     pub mirror: Vec<String>,
     /// Print the build report as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemasterArgs {
+    /// The ISO to read.
+    pub iso: PathBuf,
+    /// The ISO to write (replaced whole when it exists; never the input).
+    pub out: PathBuf,
+    /// Kernel arguments to add (space-separated; repeat for more).
+    #[arg(long, value_name = "ARGS")]
+    pub kernel_args: Vec<String>,
+    /// A NoCloud seed folder (user-data, meta-data, network-config) to embed.
+    #[arg(long, value_name = "DIR")]
+    pub seed: Option<PathBuf>,
+    /// A file or folder to put on the ISO at DEST (repeat for more).
+    #[arg(long, value_name = "SRC:DEST")]
+    pub add: Vec<String>,
+    /// A new volume ID (the original is kept by default).
+    #[arg(long, value_name = "LABEL")]
+    pub volid: Option<String>,
+    /// Print the report as JSON on standard output.
     #[arg(long)]
     pub json: bool,
 }
@@ -530,6 +568,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Check(a) => check(&project, a),
         Command::Kickstart(k) => kickstart::run(k),
+        Command::Remaster(a) => remaster(a),
         Command::Build(a) => build(&project, a),
         Command::Try(a) => try_image(&project, a),
         Command::Serve(a) => {
@@ -670,6 +709,32 @@ fn progress_printer() -> Progress {
             }
         }
     })
+}
+
+fn remaster(a: RemasterArgs) -> Result<(), Failure> {
+    let add = a.add.iter().map(|s| liveboot_ops::remaster::parse_add(s)).collect::<Result<Vec<_>, _>>().map_err(Failure::input)?;
+    let req = liveboot_ops::remaster::Request {
+        iso: a.iso,
+        out: a.out,
+        kernel_args: a.kernel_args.iter().flat_map(|s| s.split_whitespace().map(str::to_string)).collect(),
+        seed: a.seed,
+        add,
+        volid: a.volid,
+    };
+    let runner = liveboot_runner::Runner::new().with_interrupt(interrupt_flag());
+    let report = liveboot_ops::remaster::remaster(&req, &runner).map_err(Failure::input)?;
+    if a.json {
+        out!("{}", serde_json::to_string_pretty(&report).expect("serializes"));
+    } else {
+        for m in &report.menus {
+            out!("{}: kernel arguments added to {} line(s) ({})", m.path, m.lines, m.loader);
+        }
+        if let Some(at) = &report.seed_at {
+            out!("seed embedded at /nocloud/, read by the live system from {at}");
+        }
+        out!("wrote {} ({} MiB) in {:.1} s", report.out.display(), report.bytes >> 20, report.seconds);
+    }
+    Ok(())
 }
 
 fn build(project: &Project, a: BuildArgs) -> Result<(), Failure> {

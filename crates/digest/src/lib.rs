@@ -42,11 +42,36 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// SHA-256 of a stream fed in pieces (a download as it arrives).
+#[derive(Clone, Default)]
+pub struct Hasher(Sha256);
+
+impl Hasher {
+    /// An empty hasher.
+    pub fn new() -> Self {
+        Hasher(Sha256::new())
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The SHA-256 of everything added, as hex.
+    pub fn finish_hex(self) -> String {
+        hex(&self.0.finalize())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn known_digests() {
         assert_eq!(super::sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(super::hex(&[0, 15, 255]), "000fff");
+        let mut h = super::Hasher::new();
+        h.update(b"a");
+        h.update(b"bc");
+        assert_eq!(h.finish_hex(), super::sha256_hex(b"abc"));
     }
 }

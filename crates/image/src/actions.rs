@@ -278,8 +278,28 @@ pub(crate) fn execute(ctx: &Context, action: &Action) -> Result<(), String> {
             }
         }
         Action::Reachable { repos, help } => crate::reach::all_answer(repos).map_err(|e| format!("{e}\n  help: {help}")),
-        Action::Fetch { .. } | Action::Edit { .. } => {
-            Err("this action is not implemented yet: only Debian (bootstrap) recipes build today".to_string())
+        Action::Fetch { url, sha256, sums, keyring, dest, help } => {
+            let keyring = keyring.as_ref().map(|k| ctx.path(k)).transpose()?;
+            let d = crate::fetch::Download { url, sha256: sha256.as_deref(), sums: sums.as_deref(), keyring: keyring.as_deref(), help };
+            crate::fetch::fetch(&d, ctx.cache, &ctx.path(dest)?, ctx.runner, &ctx.own.join(".fetch"))?;
+            remove_all(&ctx.own.join(".fetch")).map_err(|e| e.to_string())
+        }
+        Action::Edit { file, find, replace, min_matches, help } => {
+            let path = ctx.path(file)?;
+            // Messages name the file as it is on the ISO (after the stage's own `iso/`).
+            let shown = path.strip_prefix(ctx.own).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| path.display().to_string());
+            let shown = shown.strip_prefix("iso/").unwrap_or(&shown).to_string();
+            crate::remaster::edit(&path, &shown, find, replace, *min_matches, help)
+        }
+        Action::Remaster { iso, out, volid, files } => {
+            let r = crate::remaster::Remaster {
+                iso: ctx.path(iso)?,
+                out: ctx.path(out)?,
+                volid: volid.clone(),
+                files: files.iter().map(|(f, p)| Ok((ctx.path(f)?, p.clone()))).collect::<Result<_, String>>()?,
+                env: [("SOURCE_DATE_EPOCH".to_string(), ctx.epoch.to_string())].into_iter().collect(),
+            };
+            crate::remaster::remaster(&r, ctx.runner)
         }
     }
 }

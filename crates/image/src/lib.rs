@@ -7,8 +7,10 @@
 //! Artifacts reach the output folder the same way: written under a temporary name, renamed.
 
 mod actions;
+mod fetch;
 mod publish;
 mod reach;
+pub mod remaster;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -12,6 +12,7 @@ pub mod check;
 pub mod nodes;
 pub mod probe;
 pub mod pxe;
+pub mod remaster;
 pub mod seeds;
 pub mod tryboot;
 

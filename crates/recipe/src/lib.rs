@@ -9,6 +9,7 @@
 
 pub mod family;
 mod load;
+pub mod menu;
 mod model;
 pub mod output;
 pub mod plan;

@@ -85,10 +85,23 @@ impl Source {
             (Source::Kickstart(k), Some(n)) => {
                 k.repos.insert(n.to_string(), url.to_string());
             }
+            // A folder holding the release's files: the ISO and SHA256SUMS by their names.
+            (Source::UpstreamIso(u), None) => {
+                fn moved(base: &str, old: &str) -> String {
+                    format!("{}/{}", base.trim_end_matches('/'), old.rsplit('/').next().unwrap_or(old))
+                }
+                u.url = moved(url, &u.url);
+                u.sha256sums = u.sha256sums.as_deref().map(|s| moved(url, s));
+            }
+            (Source::UpstreamIso(_), Some(n)) => {
+                return Err(format!(
+                    "'{n}=': an upstream ISO has one source; write --mirror URL (a folder holding the ISO and SHA256SUMS)"
+                ));
+            }
             (Source::Bootstrap(_), Some(n)) => {
                 return Err(format!("'{n}=': a bootstrap recipe has one mirror; write --mirror URL"));
             }
-            (other, _) => return Err(format!("a '{}' recipe downloads no packages: --mirror does not apply", other.kind())),
+            (other, _) => return Err(format!("a '{}' recipe downloads nothing: --mirror does not apply", other.kind())),
         }
         Ok(())
     }
@@ -145,6 +158,9 @@ pub struct UpstreamIso {
     pub sha256: Option<String>,
     /// URL of a SHA256SUMS file listing the ISO, if not pinned.
     pub sha256sums: Option<String>,
+    /// A GPG keyring (a file of the project) whose key must have signed the SHA256SUMS file
+    /// (its detached signature `<sha256sums>.gpg`), like Ubuntu's `ubuntu-keyring`.
+    pub keyring: Option<String>,
     /// Edits applied to files inside the ISO.
     #[serde(default)]
     pub patches: Vec<Patch>,

@@ -230,6 +230,18 @@ impl Runner {
         }
     }
 
+    /// Whether the user interrupted the run (work done in-process checks this between pieces).
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+    }
+
+    /// Tells the line sink only (a progress line, too frequent for the log).
+    pub fn status(&self, text: &str) {
+        if let Some(sink) = &self.lines {
+            sink(text);
+        }
+    }
+
     /// Says something about the run (a warning) in the log and to the line sink, as a
     /// program's output line would be.
     pub fn note(&self, text: &str) {

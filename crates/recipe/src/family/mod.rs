@@ -66,6 +66,18 @@ pub struct LiveScheme {
     /// The kernel argument that copies the root image to RAM before mounting it, so that the
     /// medium (a BMC's virtual media) can go away after boot.
     pub to_ram_arg: &'static str,
+    /// Where the running system finds the medium it booted from (a NoCloud seed embedded in
+    /// the ISO is read from `<medium_mount>/nocloud/`).
+    pub medium_mount: &'static str,
+}
+
+/// Every live-root scheme liveboot knows.
+pub const SCHEMES: [&LiveScheme; 4] = [&LIVE_BOOT, &DRACUT, &CASPER, &KIWI_LIVE];
+
+/// The scheme of an ISO built by someone else, by where its kernel is (`has` answers whether
+/// a path exists on the ISO).
+pub fn scheme_of(has: impl Fn(&str) -> bool) -> Option<&'static LiveScheme> {
+    SCHEMES.into_iter().find(|s| has(s.kernel))
 }
 
 /// Debian's live-boot: `live/filesystem.squashfs`.
@@ -77,6 +89,7 @@ pub const LIVE_BOOT: LiveScheme = LiveScheme {
     netboot_arg: "fetch={url}/filesystem.squashfs",
     medium_arg: None,
     to_ram_arg: "toram",
+    medium_mount: "/run/live/medium",
 };
 
 /// dracut's dmsquash-live (Fedora, Rocky; Debian with `live_root: dracut`): `LiveOS/squashfs.img`
@@ -91,6 +104,7 @@ pub const DRACUT: LiveScheme = LiveScheme {
     netboot_arg: "root=live:{url}/squashfs.img ip=dhcp rd.neednet=1",
     medium_arg: Some("root=live:UUID={uuid}"),
     to_ram_arg: "rd.live.ram=1",
+    medium_mount: "/run/initramfs/live",
 };
 
 /// Ubuntu's casper: `casper/`, netbooted from the whole ISO.
@@ -102,6 +116,7 @@ pub const CASPER: LiveScheme = LiveScheme {
     netboot_arg: "url={url}/image.iso",
     medium_arg: None,
     to_ram_arg: "toram",
+    medium_mount: "/cdrom",
 };
 
 /// KIWI's live ISO layout (dracut underneath): kernel under `boot/x86_64/loader`.
@@ -113,6 +128,7 @@ pub const KIWI_LIVE: LiveScheme = LiveScheme {
     netboot_arg: "root=live:{url}/squashfs.img ip=dhcp rd.neednet=1",
     medium_arg: None,
     to_ram_arg: "rd.live.ram=1",
+    medium_mount: "/run/initramfs/live",
 };
 
 /// What a family is, as plain data.

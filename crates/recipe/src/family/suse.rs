@@ -61,7 +61,7 @@ impl Family for Suse {
             initrd: Place::stage("kiwi", "kiwi/build/image-root/boot/initrd"),
             image: Place::stage("kiwi", "kiwi/LiveOS/squashfs.img"),
             scheme: &KIWI_LIVE,
-            remaster: Some(Remaster { iso: Place::stage("kiwi", "kiwi/liveboot-leap15.x86_64-15.6.0.iso"), overlay: None }),
+            remaster: Some(Remaster { iso: Place::stage("kiwi", "kiwi/liveboot-leap15.x86_64-15.6.0.iso"), files: Vec::new() }),
             loaders: None,
         })
     }

@@ -166,15 +166,15 @@ fn assemble(b: &mut Builder, root: &Root, iso_name: &str) -> Result<(), Diagnost
 }
 
 fn remaster(b: &mut Builder, r: &Remaster, iso_name: &str) -> Result<(), Diagnostic> {
-    let mut argv: Vec<Text> = vec!["xorriso".into(), "-indev".into(), r.iso.clone().into(), "-outdev".into(), Place::own(iso_name).into()];
-    argv.extend(["-volid".into(), Text::lit(b.recipe.spec.label.clone()), "-boot_image".into(), "any".into(), "replay".into()]);
-    if let Some(overlay) = &r.overlay {
-        argv.extend(["-map".into(), overlay.clone().into(), "/".into()]);
-    }
+    let action = Action::Remaster {
+        iso: r.iso.clone().into(),
+        out: Place::own(iso_name).into(),
+        volid: Some(b.recipe.spec.label.clone()),
+        files: r.files.iter().map(|(place, path)| (place.clone().into(), path.clone())).collect(),
+    };
     let mut inputs = vec![b.tool("xorriso")];
     inputs.extend(b.epoch());
-    let env = b.epoch_env();
-    b.add("iso", "remaster the ISO with its own boot setup (xorriso replay)", &[iso_name], inputs, vec![Action::Run { argv, env }])
+    b.add("iso", "remaster the ISO with its own boot setup (xorriso replay)", &[iso_name], inputs, vec![action])
 }
 
 /// `YYYYMMDDhhmmsscc` for xorriso's --modification-date.

@@ -183,10 +183,44 @@ pub enum Action {
     },
     /// Set the modification time of everything under a folder to SOURCE_DATE_EPOCH.
     PinTimes { dir: Text },
-    /// Download and verify.
-    Fetch { url: String, checksum: String, dest: Text },
-    /// Find/replace in a text file.
-    Edit { file: Text, find: String, replace: String, min_matches: u32 },
+    /// Download once into the cache by SHA-256 (resuming an interrupted download), verified
+    /// against the pinned `sha256` or the entry of the URL's file name in `sums` (a
+    /// `SHA256SUMS` URL; its detached signature `<sums>.gpg` checked with `keyring` when set),
+    /// and link it at `dest`. `help` says how to point the build elsewhere when the server
+    /// cannot be reached (a message, not an input).
+    Fetch {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sums: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keyring: Option<Text>,
+        dest: Text,
+        #[serde(skip)]
+        help: String,
+    },
+    /// Replace every `find` in a text file by `replace`; fail, showing the file's kernel
+    /// command lines, when it occurs fewer than `min_matches` times. `help` names the rule in
+    /// the recipe (a message, not an input).
+    Edit {
+        file: Text,
+        find: String,
+        replace: String,
+        min_matches: u32,
+        #[serde(skip)]
+        help: String,
+    },
+    /// Write `out` from the ISO `iso` with its boot setup replayed (El Torito, MBR/GPT,
+    /// isohybrid: `xorriso -boot_image any replay`), the files of `files` (`(source, path on
+    /// the ISO)`) added or replacing the ISO's, and the volume ID `volid` when set.
+    Remaster {
+        iso: Text,
+        out: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        volid: Option<String>,
+        files: Vec<(Text, String)>,
+    },
 }
 
 impl Action {
@@ -204,7 +238,9 @@ impl Action {
     pub fn texts(&self) -> Vec<&Text> {
         match self {
             Action::Run { argv, .. } => argv.iter().collect(),
-            Action::Render { dest, .. } | Action::Write { dest, .. } | Action::Fetch { dest, .. } => vec![dest],
+            Action::Render { dest, .. } | Action::Write { dest, .. } => vec![dest],
+            Action::Fetch { dest, keyring, .. } => keyring.iter().chain(Some(dest)).collect(),
+            Action::Remaster { iso, out, files, .. } => [iso, out].into_iter().chain(files.iter().map(|(f, _)| f)).collect(),
             Action::Link { src, dest } | Action::Copy { src, dest, .. } | Action::LinkTree { src, dest } => vec![src, dest],
             Action::MakeDir { path } => vec![path],
             Action::Remove { paths } => paths.iter().collect(),
@@ -251,9 +287,22 @@ impl Action {
                 format!("check  {} answer(s)", repos.iter().map(|(n, u)| format!("{n} ({u})")).collect::<Vec<_>>().join(", "))
             }
             Action::PinTimes { dir } => format!("pin    times under {dir} to SOURCE_DATE_EPOCH"),
-            Action::Fetch { url, checksum, dest } => format!("fetch  {url} -> {dest} (verify {checksum})"),
-            Action::Edit { file, find, replace, min_matches } => {
+            Action::Fetch { url, sha256, sums, keyring, dest, .. } => {
+                let verify = match (sha256, sums) {
+                    (Some(h), _) => format!("sha256 {h}"),
+                    (None, Some(s)) => format!("its entry in {s}"),
+                    (None, None) => "nothing".into(),
+                };
+                let signed = keyring.as_ref().map(|k| format!(", signed by a key of {k}")).unwrap_or_default();
+                format!("fetch  {url} -> {dest} (verify {verify}{signed})")
+            }
+            Action::Edit { file, find, replace, min_matches, .. } => {
                 format!("edit   {file}: {find:?} -> {replace:?} (at least {min_matches}x)")
+            }
+            Action::Remaster { iso, out, volid, files } => {
+                let files: String = files.iter().map(|(f, p)| format!(" {f}={p}")).collect();
+                let volid = volid.as_ref().map(|v| format!(" volid {v}")).unwrap_or_default();
+                format!("remaster {iso} -> {out} (boot setup replayed){volid}{files}")
             }
         }
     }
@@ -334,8 +383,8 @@ pub struct SignedLoaders {
 pub struct Remaster {
     /// The ISO.
     pub iso: Place,
-    /// A folder whose files replace the ISO's (patched menus).
-    pub overlay: Option<Place>,
+    /// Files that replace the ISO's (patched menus), with their paths on the ISO.
+    pub files: Vec<(Place, String)>,
 }
 
 /// Collects stages; checks their references and computes their keys as they are added. Family
