@@ -43,6 +43,9 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("dnf", "installs the packages of Fedora and Rocky roots (dnf --installroot)"),
     ("rpm", "rpm, and rpmbuild for the kickstart test's RPM repository"),
     ("createrepo-c", "the kickstart test's RPM repository (repodata, comps groups)"),
+    ("grub-rescue-pc", "grub-rescue-cdrom.iso, a third-party ISO (GRUB El Torito) the remaster tests rewrite"),
+    ("gpgv", "checks the signature of an upstream ISO's SHA256SUMS"),
+    ("gpg", "signs the SHA256SUMS of the remaster tests' local release"),
 ];
 
 /// libvirt's QEMU driver refuses to start without its user, which Debian creates only in

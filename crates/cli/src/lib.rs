@@ -41,9 +41,11 @@ pub enum Command {
     /// everything, and changing the kernel arguments reruns only the boot menus and the ISO.
     /// SOURCE_DATE_EPOCH comes from --source-date-epoch, else the environment, else the release
     /// day of the recipe's distribution release (never the clock).
-    /// Needs root: the root filesystem holds files of other owners, device nodes and file
-    /// capabilities.
-    #[command(after_help = "Examples:\n  sudo liveboot build debian12\n  liveboot build debian12 --json | jq '.stages[] | select(.ran)'")]
+    /// Needs root when it builds a root filesystem (files of other owners, device nodes, file
+    /// capabilities); an upstream ISO is downloaded, verified and remastered without.
+    #[command(
+        after_help = "Examples:\n  sudo liveboot build debian12\n  liveboot build debian12 --json | jq '.stages[] | select(.ran)'\n  liveboot build u22 --iso ~/Downloads/ubuntu-22.04.5-live-server-amd64.iso\n  liveboot build u22 --mirror http://mirror.lab/ubuntu-releases/22.04.5/"
+    )]
     Build(BuildArgs),
     /// Boot a built image in QEMU with a throwaway seed and key, wait for SSH, run commands.
     ///
@@ -156,6 +158,9 @@ pub struct PlanArgs {
     /// Plan with this mirror (see `liveboot build --help`); repeat for several.
     #[arg(long, value_name = "[NAME=]URL")]
     pub mirror: Vec<String>,
+    /// Plan with the upstream ISO taken from this file (see `liveboot build --help`).
+    #[arg(long, value_name = "FILE")]
+    pub iso: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -171,11 +176,16 @@ pub struct BuildArgs {
     /// SOURCE_DATE_EPOCH to pin (seconds since 1970).
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<u64>,
-    /// Download packages from this mirror instead: URL replaces a Debian recipe's mirror or a
-    /// kickstart's `url` source (its `repo` lines are then left out); NAME=URL replaces the
-    /// kickstart repository NAME. Repeat for several.
+    /// Download from this mirror instead: URL replaces a Debian recipe's mirror, a
+    /// kickstart's `url` source (its `repo` lines are then left out), or the folder an upstream
+    /// ISO and its SHA256SUMS come from; NAME=URL replaces the kickstart repository NAME.
+    /// Repeat for several.
     #[arg(long, value_name = "[NAME=]URL")]
     pub mirror: Vec<String>,
+    /// Take the upstream ISO from this file (verified against the release's SHA256SUMS beside
+    /// it, or the sum the recipe pins).
+    #[arg(long, value_name = "FILE")]
+    pub iso: Option<PathBuf>,
     /// Print the build report as JSON on standard output.
     #[arg(long)]
     pub json: bool,
@@ -558,7 +568,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
     match cli.command {
         Command::Plan(a) => {
-            let (_, p) = liveboot_ops::build::plan_recipe(&project, &a.recipe, a.source_date_epoch, &a.mirror).map_err(Failure::input)?;
+            let (_, p) = liveboot_ops::build::plan_recipe(&project, &a.recipe, a.source_date_epoch, &sources(&a.mirror, &a.iso))
+                .map_err(Failure::input)?;
             if a.json {
                 out!("{}", serde_json::to_string_pretty(&p).expect("plan serializes"));
             } else {
@@ -711,6 +722,10 @@ fn progress_printer() -> Progress {
     })
 }
 
+fn sources(mirrors: &[String], iso: &Option<PathBuf>) -> liveboot_ops::build::Sources {
+    liveboot_ops::build::Sources { mirrors: mirrors.to_vec(), iso: iso.clone() }
+}
+
 fn remaster(a: RemasterArgs) -> Result<(), Failure> {
     let add = a.add.iter().map(|s| liveboot_ops::remaster::parse_add(s)).collect::<Result<Vec<_>, _>>().map_err(Failure::input)?;
     let req = liveboot_ops::remaster::Request {
@@ -742,7 +757,7 @@ fn build(project: &Project, a: BuildArgs) -> Result<(), Failure> {
         cache: a.cache,
         out: a.out,
         source_date_epoch: a.source_date_epoch,
-        mirrors: a.mirror,
+        sources: sources(&a.mirror, &a.iso),
         interrupt: interrupt_flag(),
     };
     match liveboot_ops::build::build(project, &a.recipe, &settings, progress_printer()) {

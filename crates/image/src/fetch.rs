@@ -95,7 +95,8 @@ fn unreachable(url: &str, e: ureq::Error, help: &str) -> String {
     match e {
         ureq::Error::Status(code, r) => format!("{url} answered {code} {}\n  help: {help}", r.status_text()),
         ureq::Error::Transport(t) => {
-            let why = t.message().map(str::to_string).unwrap_or_else(|| t.kind().to_string());
+            let cause = std::error::Error::source(&t).map(|s| s.to_string());
+            let why = t.message().map(str::to_string).or(cause).unwrap_or_else(|| t.kind().to_string());
             format!("{url} cannot be reached: {why}\n  help: {help}")
         }
     }

@@ -35,12 +35,15 @@ pub fn remaster(r: &Remaster, runner: &Runner) -> Result<(), String> {
         .arg("-outdev")
         .arg(&tmp)
         .args(["-boot_image", "any", "replay"]);
+    // Written even when nothing changed (a copy with another volume ID, or none).
+    let force = ["-changes_pending", "yes"];
     if let Some(v) = &r.volid {
         cmd = cmd.arg("-volid").arg(v);
     }
     for (src, dest) in &r.files {
         cmd = cmd.arg("-map").arg(src).arg(format!("/{}", dest.trim_start_matches('/')));
     }
+    cmd = cmd.args(force);
     for (k, v) in &r.env {
         cmd = cmd.env(k, v);
     }
@@ -57,10 +60,24 @@ pub fn remaster(r: &Remaster, runner: &Runner) -> Result<(), String> {
 
 /// Every file on an ISO (paths without the leading `/`).
 pub fn list(iso: &Path, runner: &Runner) -> Result<Vec<String>, String> {
+    is_iso9660(iso).map_err(|e| format!("{}: cannot read it as an ISO: {e}", iso.display()))?;
     let cmd = Cmd::new("xorriso").args(["-report_about", "SORRY", "-indev"]).arg(iso).args(["-find", "/", "-type", "f", "--"]);
     let out = runner.run(&cmd).map_err(|e| format!("{}: cannot read it as an ISO: {e}", iso.display()))?;
     // One quoted path a line: `'/boot/grub/grub.cfg'` (a quote inside as `'"'"'`).
     Ok(out.stdout_text().lines().filter_map(|l| l.strip_prefix("'/")?.strip_suffix('\'').map(|p| p.replace("'\"'\"'", "'"))).collect())
+}
+
+/// An ISO 9660 volume has its first volume descriptor (`CD001`) at byte 32769; xorriso would
+/// take anything else for an empty image.
+fn is_iso9660(path: &Path) -> Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut magic = [0u8; 5];
+    f.seek(SeekFrom::Start(32769)).and_then(|_| f.read_exact(&mut magic)).map_err(|_| "too short to be one".to_string())?;
+    if &magic != b"CD001" {
+        return Err("no ISO 9660 volume descriptor".into());
+    }
+    Ok(())
 }
 
 /// Copies `paths` (on the ISO) into `dest` under the same relative paths.

@@ -1,7 +1,7 @@
 //! Planning and building a recipe.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -30,10 +30,58 @@ pub fn plan_options(project: &Project, source_date_epoch: Option<u64>, tools: BT
     PlanOptions { project: project.dir(), templates: project.templates(), source_date_epoch, tools }
 }
 
+/// Where a build takes its sources from instead of the recipe's (`--mirror`, `--iso`).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Mirrors replacing the recipe's package sources (`URL` or `NAME=URL`), or the folder an
+    /// upstream ISO and its SHA256SUMS are downloaded from.
+    pub mirrors: Vec<String>,
+    /// A local copy of an upstream ISO (verified against SHA256SUMS beside it, or the
+    /// recipe's pinned sum).
+    pub iso: Option<PathBuf>,
+}
+
+impl Sources {
+    /// Points the recipe at these sources.
+    pub fn apply(&self, recipe: &mut Recipe) -> Result<(), String> {
+        apply_mirrors(recipe, &self.mirrors)?;
+        if let Some(iso) = &self.iso {
+            apply_local_iso(recipe, iso)?;
+        }
+        Ok(())
+    }
+}
+
+/// `--iso FILE`: the upstream ISO from a file, checked against the release's SHA256SUMS lying
+/// beside it (as downloaded with it) or the sum the recipe pins; nothing unverified is built.
+fn apply_local_iso(recipe: &mut Recipe, iso: &Path) -> Result<(), String> {
+    let liveboot_recipe::Source::UpstreamIso(u) = &mut recipe.spec.source else {
+        return Err(format!("--iso {}: recipe '{}' is not built from an upstream ISO", iso.display(), recipe.spec.name));
+    };
+    let file = std::path::absolute(iso).map_err(|e| format!("--iso {}: {e}", iso.display()))?;
+    if !file.is_file() {
+        return Err(format!("--iso {}: no such file", iso.display()));
+    }
+    let sums = file.with_file_name("SHA256SUMS");
+    if sums.is_file() {
+        u.sha256sums = Some(format!("file://{}", sums.display()));
+    } else if u.sha256.is_none() {
+        return Err(format!(
+            "--iso {}: nothing to verify it against: no SHA256SUMS beside it, and the recipe pins no sha256\n  help: put the release's SHA256SUMS{} next to the ISO",
+            iso.display(),
+            if u.keyring.is_some() { " and SHA256SUMS.gpg" } else { "" }
+        ));
+    } else {
+        u.sha256sums = None;
+    }
+    u.url = format!("file://{}", file.display());
+    Ok(())
+}
+
 /// Loads a recipe and plans it with this host's tool versions.
-pub fn plan_recipe(project: &Project, name: &str, source_date_epoch: Option<u64>, mirrors: &[String]) -> Result<(Recipe, Plan), String> {
+pub fn plan_recipe(project: &Project, name: &str, source_date_epoch: Option<u64>, sources: &Sources) -> Result<(Recipe, Plan), String> {
     let mut recipe = project.recipe(name)?;
-    apply_mirrors(&mut recipe, mirrors)?;
+    sources.apply(&mut recipe)?;
     let p = plan(&recipe, &plan_options(project, source_date_epoch, tool_versions(project))).map_err(|d| d.to_string())?;
     Ok((recipe, p))
 }
@@ -59,11 +107,12 @@ pub fn apply_mirrors(recipe: &mut Recipe, mirrors: &[String]) -> Result<(), Stri
     Ok(())
 }
 
-/// Whether this host can build the recipe now: its family builds it, and we are root.
+/// Whether this host can build the recipe now: its family builds it, and we are root when it
+/// needs root.
 pub fn can_build(recipe: &Recipe) -> Result<(), String> {
     recipe.family.buildable(recipe)?;
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if recipe.family.needs_root(recipe) && unsafe { libc::geteuid() } != 0 {
         return Err("building needs root: the root filesystem holds files of other owners, device nodes and file capabilities\n  help: run it with sudo".into());
     }
     Ok(())
@@ -81,8 +130,8 @@ pub struct BuildSettings {
     pub out: Option<PathBuf>,
     /// SOURCE_DATE_EPOCH to pin.
     pub source_date_epoch: Option<u64>,
-    /// Mirrors replacing the recipe's package sources (`URL` or `NAME=URL`).
-    pub mirrors: Vec<String>,
+    /// Mirrors and local copies replacing the recipe's sources.
+    pub sources: Sources,
     /// Set by the front end when the user interrupts.
     pub interrupt: Arc<AtomicBool>,
 }
@@ -110,7 +159,7 @@ fn failed(message: impl Into<String>) -> BuildFailure {
 /// goes to the log in the cache and, line by line, to `progress`), publishes the artifacts.
 pub fn build(project: &Project, name: &str, settings: &BuildSettings, progress: Progress) -> Result<BuildReport, BuildFailure> {
     let mut recipe = project.recipe(name).map_err(failed)?;
-    apply_mirrors(&mut recipe, &settings.mirrors).map_err(failed)?;
+    settings.sources.apply(&mut recipe).map_err(failed)?;
     can_build(&recipe).map_err(failed)?;
     let p = plan(&recipe, &plan_options(project, settings.source_date_epoch, tool_versions(project))).map_err(|d| failed(d.to_string()))?;
     let cache = settings.cache.clone().unwrap_or_else(|| project.cache());

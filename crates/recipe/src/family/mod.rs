@@ -177,6 +177,12 @@ pub trait Family: Send + Sync {
     /// Whether `liveboot build` can build this recipe here and now; `Err` says why not and what
     /// to do instead.
     fn buildable(&self, recipe: &Recipe) -> Result<(), String>;
+
+    /// Whether building it needs root: a root filesystem holds files of other owners, device
+    /// nodes and file capabilities; remastering someone else's ISO needs none of that.
+    fn needs_root(&self, _recipe: &Recipe) -> bool {
+        true
+    }
 }
 
 impl std::fmt::Debug for dyn Family {

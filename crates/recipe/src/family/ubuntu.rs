@@ -50,6 +50,9 @@ impl Family for Ubuntu {
             _ => super::not_yet(recipe),
         }
     }
+    fn needs_root(&self, recipe: &Recipe) -> bool {
+        !matches!(recipe.spec.source, Source::UpstreamIso(_))
+    }
 }
 
 /// How a user points an upstream-ISO build elsewhere when the release server cannot be reached.
@@ -81,6 +84,9 @@ fn validate_upstream(recipe: &Recipe, u: &UpstreamIso, c: &mut Check) {
             "copy the ISO's checksum from the release's SHA256SUMS",
         ),
         _ => {}
+    }
+    if let Some(k) = &u.keyring {
+        c.file_exists(key_path!["source", "upstream_iso", "keyring"], k, "keyring", false);
     }
     if u.keyring.is_some() && u.sha256sums.is_none() {
         c.at(
