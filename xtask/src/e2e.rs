@@ -39,7 +39,7 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
 ];
 
 /// The test binaries, in order.
-const TESTS: &[&str] = &["debian12", "pxe", "dracut", "kickstart", "vnode"];
+const TESTS: &[&str] = &["debian12", "pxe", "dracut", "kickstart", "remaster", "vnode"];
 
 fn test_command(dir: &Path, test: &str, all: bool, filter: Option<&str>) -> Command {
     let mut cmd = cargo();

@@ -335,6 +335,10 @@ pub struct TryArgs {
     /// eject does) and check that the system still reads its whole root.
     #[arg(long, conflicts_with = "pxe")]
     pub to_ram: bool,
+    /// Embed the seed in (a copy of) the image and attach no seed medium, as on a BMC with a
+    /// single virtual-media slot.
+    #[arg(long, conflicts_with = "pxe")]
+    pub embed_seed: bool,
     /// Accelerator: auto (KVM when it works here, else TCG), kvm or tcg.
     #[arg(long, value_enum, default_value_t = AccelArg::Auto)]
     pub accel: AccelArg,
@@ -795,6 +799,7 @@ fn try_image(project: &Project, a: TryArgs) -> Result<(), Failure> {
         },
         mac: a.mac,
         to_ram: a.to_ram,
+        embed_seed: a.embed_seed,
         accel: match a.accel {
             AccelArg::Kvm => Some(Accel::Kvm),
             AccelArg::Tcg => Some(Accel::Tcg),

@@ -102,23 +102,43 @@ pub fn remaster(req: &Request, runner: &Runner) -> Result<Report, String> {
         args.push(format!("ds=nocloud;s={at}"));
         seed_at = Some(at);
     }
-    let menus = remaster::menus(&files);
+    // Files added with --add, by their path on the ISO (folders walked): they replace the
+    // ISO's, and a menu among them gets the kernel arguments too.
+    let mut added: Vec<(String, PathBuf)> = Vec::new();
+    for (src, dest) in &req.add {
+        walk(src, dest.trim_matches('/'), &mut added).map_err(|e| format!("--add {}: {e}", src.display()))?;
+    }
+    let mut menus = remaster::menus(&files);
+    for (path, syntax) in remaster::menus(&added.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()) {
+        if !menus.iter().any(|(p, _)| *p == path) {
+            menus.push((path, syntax));
+        }
+    }
     let work = req.out.with_file_name(format!(".{}.remaster-{}", file_name(&req.out), std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let result = (|| {
         let mut changes = Vec::new();
         let mut mapped: Vec<(PathBuf, String)> = Vec::new();
+        if let Some(seed) = &req.seed {
+            mapped.push((seed.clone(), "nocloud".into()));
+        }
+        mapped.extend(req.add.iter().cloned());
         if !args.is_empty() {
-            let paths: Vec<String> = menus.iter().map(|(p, _)| p.clone()).collect();
-            remaster::extract(&req.iso, &paths, &work, runner)?;
+            let from_iso: Vec<String> = menus.iter().map(|(p, _)| p.clone()).filter(|p| !added.iter().any(|(a, _)| a == p)).collect();
+            remaster::extract(&req.iso, &from_iso, &work, runner)?;
             for (path, syntax) in &menus {
                 let file = work.join(path);
+                if let Some((_, src)) = added.iter().find(|(a, _)| a == path) {
+                    std::fs::create_dir_all(file.parent().unwrap_or(&work)).map_err(|e| format!("{}: {e}", work.display()))?;
+                    std::fs::copy(src, &file).map_err(|e| format!("{}: {e}", src.display()))?;
+                }
                 let text = std::fs::read_to_string(&file).map_err(|e| format!("{path} on {}: {e}", req.iso.display()))?;
                 let quoted = syntax.quote(&args).map_err(|e| format!("kernel argument {:?}: {}", e.arg, e.why))?;
                 let (new, n) = syntax.add_args(&text, &quoted);
                 if n > 0 {
                     std::fs::write(&file, new).map_err(|e| format!("{}: {e}", file.display()))?;
+                    // After the --add files: the patched menu wins over an added one.
                     mapped.push((file, path.clone()));
                     changes.push(MenuChange { path: path.clone(), loader: loader_name(*syntax), lines: n });
                 }
@@ -132,10 +152,6 @@ pub fn remaster(req: &Request, runner: &Runner) -> Result<Report, String> {
                 ));
             }
         }
-        if let Some(seed) = &req.seed {
-            mapped.push((seed.clone(), "nocloud".into()));
-        }
-        mapped.extend(req.add.iter().cloned());
         let env = std::env::var("SOURCE_DATE_EPOCH").ok().map(|e| ("SOURCE_DATE_EPOCH".to_string(), e)).into_iter().collect();
         remaster::remaster(&Remaster { iso: req.iso.clone(), out: req.out.clone(), volid: req.volid.clone(), files: mapped, env }, runner)?;
         Ok(changes)
@@ -144,6 +160,19 @@ pub fn remaster(req: &Request, runner: &Runner) -> Result<Report, String> {
     let menus = result?;
     let bytes = std::fs::metadata(&req.out).map(|m| m.len()).unwrap_or(0);
     Ok(Report { out: req.out.clone(), menus, kernel_args: args, seed_at, bytes, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// Every file under `src` (or `src` itself) with its path on the ISO under `dest`.
+fn walk(src: &Path, dest: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+    if src.is_dir() {
+        for e in std::fs::read_dir(src)? {
+            let e = e?;
+            walk(&e.path(), &format!("{dest}/{}", e.file_name().to_string_lossy()), out)?;
+        }
+    } else {
+        out.push((dest.trim_start_matches('/').to_string(), src.to_path_buf()));
+    }
+    Ok(())
 }
 
 fn loader_name(s: MenuSyntax) -> &'static str {

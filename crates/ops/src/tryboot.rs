@@ -69,6 +69,9 @@ pub struct TrySettings {
     pub timeout: Duration,
     /// Commands to run once SSH answers.
     pub exec: Vec<String>,
+    /// Put the seed on the image itself (`liveboot remaster --seed`) and boot with no seed
+    /// medium: the path of a BMC with a single virtual-media slot.
+    pub embed_seed: bool,
     /// Set by the front end when the user interrupts.
     pub interrupt: Arc<AtomicBool>,
 }
@@ -88,6 +91,9 @@ pub struct TryResult {
     pub time_to_ssh_seconds: f64,
     /// Whether the copy-to-RAM entry was booted and the medium taken away after SSH answered.
     pub to_ram: bool,
+    /// Where the seed was: `cd` (a second CD), `embedded` (on the image, no seed medium) or
+    /// `network` (served by MAC).
+    pub seed: &'static str,
     /// The guest's host name (the seed's, when cloud-init worked).
     pub hostname: String,
     /// `status: done`, or what cloud-init said.
@@ -185,6 +191,24 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
 
     let mut _server = None;
     let boot = match pxe {
+        None if s.embed_seed => {
+            let dir = w.join("seed");
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for (name, text) in seed.files() {
+                std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
+            }
+            let embedded = w.join(format!("{name}-seeded.iso"));
+            let req = crate::remaster::Request { iso: image.clone(), out: embedded.clone(), seed: Some(dir), ..Default::default() };
+            let report = crate::remaster::remaster(&req, &runner)?;
+            progress(Event::Note(format!("seed embedded in {} (read from {})", embedded.display(), report.seed_at.unwrap_or_default())));
+            TryBoot::Image {
+                path: embedded,
+                medium: match s.medium {
+                    TryMedium::Image(m) => m,
+                    TryMedium::Pxe(_) => Medium::Cd,
+                },
+            }
+        }
         None => {
             std::fs::write(w.join("seed.iso"), seed.to_iso()).map_err(|e| e.to_string())?;
             TryBoot::Image {
@@ -230,13 +254,18 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
     };
     let spec = liveboot_qemu::VmSpec {
         boot: boot.clone(),
-        seed: if pxe.is_some() { None } else { Some(w.join("seed.iso")) },
+        seed: if pxe.is_some() || s.embed_seed { None } else { Some(w.join("seed.iso")) },
         firmware: s.firmware,
         accel,
         memory_mib: 2048,
         work: w.to_path_buf(),
+        dhcp_bootfile: None,
     };
-    progress(Event::Note(format!("booting {} ({:?}, {}, {:?})", image.display(), spec.firmware, s.medium.name(), accel)));
+    let booted = match &spec.boot {
+        TryBoot::Image { path, .. } => path.clone(),
+        TryBoot::Network { .. } => image.clone(),
+    };
+    progress(Event::Note(format!("booting {} ({:?}, {}, {:?})", booted.display(), spec.firmware, s.medium.name(), accel)));
     let mut vm = liveboot_qemu::start(&runner, &spec)?;
     let removable = match (&spec.boot, s.to_ram) {
         (TryBoot::Image { medium, .. }, true) => Some(*medium),
@@ -323,6 +352,13 @@ pub fn try_image(project: &Project, s: &TrySettings, progress: Progress) -> Resu
         accel,
         time_to_ssh_seconds: tenths(waited.as_secs_f64()),
         to_ram: removable.is_some(),
+        seed: if pxe.is_some() {
+            "network"
+        } else if s.embed_seed {
+            "embedded"
+        } else {
+            "cd"
+        },
         hostname: got_hostname,
         cloud_init,
         commands,

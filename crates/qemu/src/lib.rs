@@ -190,6 +190,9 @@ pub struct VmSpec {
     pub memory_mib: u32,
     /// Folder for the serial log, QEMU's log and the UEFI variables.
     pub work: PathBuf,
+    /// With an image boot, the boot file QEMU's DHCP names (an iPXE on the medium fetches it:
+    /// `http://10.0.2.2:<port>/…` reaches the host's loopback).
+    pub dhcp_bootfile: Option<String>,
 }
 
 /// A running virtual machine; dropping it kills QEMU.
@@ -234,7 +237,10 @@ pub fn start(runner: &Runner, spec: &VmSpec) -> Result<Vm, String> {
                 tftp_root.display().to_string().replace(',', ",,"),
                 bootfile.replace(',', ",,")
             ),
-            Boot::Image { .. } => format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"),
+            Boot::Image { .. } => match &spec.dhcp_bootfile {
+                Some(f) => format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22,bootfile={}", f.replace(',', ",,")),
+                None => format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"),
+            },
         })
         .arg("-device")
         .arg(match &spec.boot {
@@ -323,6 +329,20 @@ impl Ssh {
 impl Vm {
     /// Waits until the serial console has shown `text` (a boot menu), then types `keys` on it.
     pub fn type_when(&mut self, text: &str, keys: &str, timeout: Duration) -> Result<(), String> {
+        self.wait_for_console(text, timeout)?;
+        let mut s = std::os::unix::net::UnixStream::connect(self.sockets.path().join("serial"))
+            .map_err(|e| format!("QEMU's serial socket: {e}"))?;
+        // One key at a time, as a person types: loaders read the console byte by byte and some
+        // drop what arrives in a burst.
+        for b in keys.bytes() {
+            std::io::Write::write_all(&mut s, &[b]).map_err(|e| format!("typing on the serial console: {e}"))?;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Waits until the serial console has shown `text`; returns everything it showed.
+    pub fn wait_for_console(&mut self, text: &str, timeout: Duration) -> Result<String, String> {
         let log = self.serial_log.display().to_string();
         liveboot_runner::poll(timeout, Duration::from_millis(100), || {
             if let Some(status) = self.qemu.try_wait() {
@@ -339,15 +359,7 @@ impl Vm {
             Retry::Stop(e) => e,
             Retry::Again(_) => format!("the console did not show {text:?} within {} s; see {log}", timeout.as_secs()),
         })?;
-        let mut s = std::os::unix::net::UnixStream::connect(self.sockets.path().join("serial"))
-            .map_err(|e| format!("QEMU's serial socket: {e}"))?;
-        // One key at a time, as a person types: loaders read the console byte by byte and some
-        // drop what arrives in a burst.
-        for b in keys.bytes() {
-            std::io::Write::write_all(&mut s, &[b]).map_err(|e| format!("typing on the serial console: {e}"))?;
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(())
+        Ok(String::from_utf8_lossy(&std::fs::read(&self.serial_log).unwrap_or_default()).into_owned())
     }
 
     /// Takes the live medium away, as a BMC's virtual media eject does: the CD is ejected, the

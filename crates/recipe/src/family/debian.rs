@@ -1,4 +1,5 @@
-//! Debian: mmdebstrap, then customisation, then squashfs; live-boot boots it.
+//! Debian: mmdebstrap, then customisation, then squashfs; live-boot boots it. A Debian live
+//! ISO built elsewhere can be remastered like Ubuntu's (`source: upstream_iso`).
 //! Ubuntu recipes built from packages (`source: bootstrap`) use the same stages.
 
 use liveboot_yaml::Diagnostic;
@@ -13,7 +14,7 @@ pub struct Debian;
 const FACTS: Facts = Facts {
     name: "debian",
     releases: &[release("11", "bullseye", 1628899200), release("12", "bookworm", 1686355200), release("13", "trixie", 1754697600)],
-    sources: &["bootstrap"],
+    sources: &["bootstrap", "upstream_iso"],
     schemes: &[&LIVE_BOOT, &DRACUT],
     host_packages: HOST_PACKAGES,
 };
@@ -23,19 +24,26 @@ impl Family for Debian {
         &FACTS
     }
     fn validate(&self, recipe: &Recipe, check: &mut Check) {
-        if let Source::Bootstrap(b) = &recipe.spec.source {
-            validate_bootstrap(b, check);
+        match &recipe.spec.source {
+            Source::Bootstrap(b) => validate_bootstrap(b, check),
+            Source::UpstreamIso(u) => super::upstream::validate_upstream(recipe, u, check),
+            _ => {}
         }
         check.package_names(recipe, is_debian_package_name);
     }
     fn stages(&self, b: &mut Builder) -> Result<Root, Diagnostic> {
         match &b.recipe.spec.source {
             Source::Bootstrap(bs) => bootstrap_stages(b, bs),
-            other => unreachable!("validated: debian builds from bootstrap, not {}", other.kind()),
+            // A Debian live ISO built elsewhere (by live-build, or liveboot on another machine).
+            Source::UpstreamIso(u) => super::upstream::upstream_stages(b, u, &LIVE_BOOT),
+            other => unreachable!("validated: debian builds from bootstrap or upstream_iso, not {}", other.kind()),
         }
     }
     fn buildable(&self, _: &Recipe) -> Result<(), String> {
         Ok(())
+    }
+    fn needs_root(&self, recipe: &Recipe) -> bool {
+        !matches!(recipe.spec.source, Source::UpstreamIso(_))
     }
 }
 

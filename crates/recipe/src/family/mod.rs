@@ -16,6 +16,7 @@ mod fedora;
 mod kickstart;
 mod suse;
 mod ubuntu;
+mod upstream;
 
 use std::sync::Arc;
 
