@@ -279,12 +279,25 @@ impl Job {
 
 /// A seed image to hand a node next to its live image: where it is published, and in which
 /// format each kind of slot needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SeedUrls {
     /// The seed as an ISO 9660 `cidata` volume (for a second CD slot).
     pub iso: String,
     /// The seed as a FAT `cidata` volume (for a USB stick or floppy slot).
     pub vfat: String,
+    /// For a BMC with a single virtual-media slot: publishes the live image with this seed on
+    /// it and returns its URL (called only when no second slot is there).
+    pub embedded: Option<Embed>,
+}
+
+/// Publishes the live image with a node's seed embedded; returns its URL.
+#[derive(Clone)]
+pub struct Embed(pub std::sync::Arc<dyn Fn() -> Result<String, String> + Send + Sync>);
+
+impl std::fmt::Debug for Embed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Embed(..)")
+    }
 }
 
 /// What a boot through virtual media did.

@@ -76,7 +76,7 @@ fn power_and_boot_device_through_ipmitool_with_the_password_off_its_argv() {
     assert_eq!(d.power().unwrap(), Power::Off);
     d.on().unwrap();
     assert_eq!(d.power().unwrap(), Power::On);
-    let seed = SeedUrls { iso: String::new(), vfat: String::new() };
+    let seed = SeedUrls::default();
     let r = d.boot("http://unused/", &seed).unwrap();
     assert_eq!(r.boot_once, "bootdev pxe (EFI)");
     assert_eq!(std::fs::read_to_string(sim.dir().join("boot")).unwrap().trim(), "pxe");

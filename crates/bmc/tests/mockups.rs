@@ -113,8 +113,11 @@ fn target(port: u16, system: &str) -> Target {
 const COMMANDS: &[&str] = &["status", "on", "off", "reboot", "boot", "diskboot"];
 
 fn run(d: &mut Driver, command: &str) -> Result<String, liveboot_bmc::BmcError> {
-    let seed =
-        SeedUrls { iso: "http://192.0.2.10:8080/cidata-m1-aa11.iso".into(), vfat: "http://192.0.2.10:8080/cidata-m1-bb22.img".into() };
+    let seed = SeedUrls {
+        iso: "http://192.0.2.10:8080/cidata-m1-aa11.iso".into(),
+        vfat: "http://192.0.2.10:8080/cidata-m1-bb22.img".into(),
+        embedded: None,
+    };
     Ok(match command {
         "status" => {
             let power = d.power()?;

@@ -11,7 +11,11 @@ const PASSWORD: &str = "s3cr3t-Pa55";
 const IMAGE: &str = "http://192.0.2.10:8080/debian12-3f2a9c1b.iso";
 
 fn seed() -> SeedUrls {
-    SeedUrls { iso: "http://192.0.2.10:8080/cidata-n1-aa11.iso".into(), vfat: "http://192.0.2.10:8080/cidata-n1-bb22.img".into() }
+    SeedUrls {
+        iso: "http://192.0.2.10:8080/cidata-n1-aa11.iso".into(),
+        vfat: "http://192.0.2.10:8080/cidata-n1-bb22.img".into(),
+        embedded: None,
+    }
 }
 
 fn fast() -> Timing {

@@ -335,3 +335,54 @@ fn status_shows_what_operators_look_at_first() {
         String::from_utf8_lossy(&run(&lab, &["status", "i1", "--json"]).stdout)
     );
 }
+
+/// iDRAC 10 and several Supermicro and AMI boards have one virtual-media slot: `boot` puts the
+/// node's seed on a copy of the image (published content-addressed, like the seeds) and
+/// inserts that, with no seed medium.
+#[test]
+fn a_single_slot_bmc_gets_the_image_with_the_seed_embedded() {
+    let lab = lab(PASSWORD);
+    let collection = "/redfish/v1/Systems/System.Embedded.1/VirtualMedia";
+    lab.dell.edit(collection, |c| {
+        c["Members"] = serde_json::json!([{ "@odata.id": format!("{collection}/1") }]);
+        c["Members@odata.count"] = 1.into();
+    });
+    // A live-boot ISO (the kernel where live-boot has it, a GRUB menu).
+    let tree = lab.dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("live")).unwrap();
+    std::fs::create_dir_all(tree.join("boot/grub")).unwrap();
+    std::fs::write(tree.join("live/vmlinuz"), "kernel").unwrap();
+    std::fs::write(tree.join("boot/grub/grub.cfg"), "menuentry live {\n  linux /live/vmlinuz boot=live ds=nocloud\n}\n").unwrap();
+    let iso = lab.dir.path().join("debian12.iso");
+    stdout(tool("xorriso").args(["-as", "mkisofs", "-quiet", "-R", "-o"]).arg(&iso).arg(&tree));
+    let o = run(&lab, &["boot", "d1", "--image", iso.to_str().unwrap(), "--json"]);
+    no_password(&o, "boot");
+    let result = json_of(&o);
+    assert_eq!(result[0]["boot"]["seed_slot"], "none: embedded in the image (the BMC has one slot)", "{result:?}");
+    let inserted = lab.dell.get(&format!("{collection}/1"))["Image"].as_str().unwrap().to_string();
+    let name = inserted.rsplit('/').next().unwrap();
+    assert!(name.starts_with("debian12-d1-") && name.ends_with(".iso"), "{inserted}");
+    let published = lab.dir.path().join("pub").join(name);
+    let extract = |path: &str| {
+        let dest = lab.dir.path().join("extracted");
+        let _ = std::fs::remove_file(&dest);
+        stdout(tool("xorriso").args(["-osirrox", "on", "-indev"]).arg(&published).args(["-extract", path]).arg(&dest));
+        std::fs::read_to_string(&dest).unwrap()
+    };
+    assert!(extract("/nocloud/meta-data").contains("d1"), "the node's own seed");
+    assert!(extract("/nocloud/user-data").contains("alice@lab"), "with the slice's keys");
+    let menu = extract("/boot/grub/grub.cfg");
+    assert!(menu.contains("linux /live/vmlinuz boot=live ds=nocloud \"ds=nocloud;s=/run/live/medium/nocloud/\"\n"), "{menu}");
+    // An image given by URL cannot be remastered here: the single-slot BMC then says what to do.
+    let original = std::fs::read_dir(lab.dir.path().join("pub"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("debian12-") && !n.starts_with("debian12-d1-"))
+        .unwrap();
+    let url = format!("{}/{original}", inserted.rsplit_once('/').unwrap().0);
+    let o = run(&lab, &["boot", "d1", "--image", &url]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(err.contains("the BMC offers one virtual media slot (1 [CD,DVD,USBStick]); the seed needs a second one, or the image must carry it (give boot an ISO file, not a URL"), "{err}");
+}

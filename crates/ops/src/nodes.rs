@@ -374,6 +374,9 @@ pub fn boot(
             inv.file.display()
         )
     })?;
+    // The local ISO, when there is one: a node whose BMC has a single slot gets a copy with its
+    // seed embedded.
+    let mut local_image = None;
     let image_url = if b.image.starts_with("http://") || b.image.starts_with("https://") {
         b.image.clone()
     } else {
@@ -393,6 +396,7 @@ pub fn boot(
         };
         let p = liveboot_publish::publish(&file, &dir)
             .map_err(|e| format!("{}: cannot publish into {}: {e}", file.display(), dir.display()))?;
+        local_image = Some(file);
         format!("{base}/{}", p.name)
     };
     let checked = crate::probe::check_range_url(&image_url)?;
@@ -400,6 +404,7 @@ pub fn boot(
     progress(Event::Note(format!("image {image_url} answers ({size} bytes, ranges supported)")));
     let renderer = liveboot_seed::SeedRenderer::new(&project.templates()).map_err(|e| e.to_string())?;
     let staging = tempfile::tempdir_in(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let notes = progress.clone();
     let prepare = |inv: &Inventory, node: &str| -> Result<SeedUrls, String> {
         let seed = renderer.render_node(inv, node).map_err(|e| e.to_string())?;
         let mut urls = Vec::new();
@@ -409,9 +414,47 @@ pub fn boot(
             let p = liveboot_publish::publish(&f, &dir).map_err(|e| format!("cannot publish the seed into {}: {e}", dir.display()))?;
             urls.push(format!("{base}/{}", p.name));
         }
-        Ok(SeedUrls { vfat: urls.pop().unwrap_or_default(), iso: urls.pop().unwrap_or_default() })
+        let embedded = local_image.as_ref().map(|image| {
+            let (image, node, dir, base) = (image.clone(), node.to_string(), dir.clone(), base.clone());
+            let files: Vec<(String, String)> = seed.files().into_iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+            let staging = staging.path().to_path_buf();
+            let progress = notes.clone();
+            liveboot_bmc::Embed(std::sync::Arc::new(move || embed_seed(&image, &node, &files, &staging, &dir, &base, &progress)))
+        });
+        Ok(SeedUrls { vfat: urls.pop().unwrap_or_default(), iso: urls.pop().unwrap_or_default(), embedded })
     };
     run(inv, names, settings, &Action::Boot { image_url, wait: b.wait }, Some(&prepare), progress)
+}
+
+/// The live image with a node's seed on it (`liveboot remaster --seed`), published under a
+/// content-addressed name like the seeds; returns its URL.
+fn embed_seed(
+    image: &Path,
+    node: &str,
+    files: &[(String, String)],
+    staging: &Path,
+    dir: &Path,
+    base: &str,
+    progress: &Progress,
+) -> Result<String, String> {
+    let seed_dir = staging.join(format!("seed-{node}"));
+    std::fs::create_dir_all(&seed_dir).map_err(|e| format!("{}: {e}", seed_dir.display()))?;
+    for (name, text) in files {
+        std::fs::write(seed_dir.join(name), text).map_err(|e| format!("{}: {e}", seed_dir.join(name).display()))?;
+    }
+    let stem = image.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+    let out = staging.join(format!("{stem}-{node}.iso"));
+    let req = crate::remaster::Request { iso: image.to_path_buf(), out: out.clone(), seed: Some(seed_dir), ..Default::default() };
+    let report = crate::remaster::remaster(&req, &liveboot_runner::Runner::new())?;
+    let p =
+        liveboot_publish::publish(&out, dir).map_err(|e| format!("cannot publish the image with the seed into {}: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(&out);
+    progress(Event::Note(format!(
+        "{node}: one virtual-media slot: the seed is embedded in {} (read from {})",
+        p.name,
+        report.seed_at.unwrap_or_default()
+    )));
+    Ok(format!("{base}/{}", p.name))
 }
 
 /// The serial-over-LAN command of an IPMI node (ipmitool, the password in its environment),

@@ -528,16 +528,25 @@ impl Redfish {
             others.iter().find(|s| Self::takes(s, &["CD", "DVD"])).map(|s| (s.clone(), seed.iso.clone(), "iso")).or_else(|| {
                 others.iter().find(|s| Self::takes(s, &["USBStick", "Floppy"])).map(|s| (s.clone(), seed.vfat.clone(), "vfat"))
             });
-        let Some((seed_slot, seed_url, seed_format)) = seed_slot else {
-            return Err(self.fail(
-                "find a slot for the seed",
-                format!("the BMC offers one virtual media slot ({}); the seed needs a second one", self.slot_list()),
-            ));
+        // One slot only (iDRAC 10, single-slot Supermicro and AMI boards): the seed rides on
+        // the image itself when the caller can embed it.
+        let (image_url, seed_slot) = match (seed_slot, &seed.embedded) {
+            (Some(s), _) => (image_url.to_string(), Some(s)),
+            (None, Some(embed)) => (self.step("embed the seed in the image", |_| (embed.0)())?, None),
+            (None, None) => {
+                return Err(self.fail(
+                    "find a slot for the seed",
+                    format!(
+                        "the BMC offers one virtual media slot ({}); the seed needs a second one, or the image must carry it (give boot an ISO file, not a URL, and liveboot embeds it)",
+                        self.slot_list()
+                    ),
+                ))
+            }
         };
         // Everything that can be known before the first change is checked first, so that a
         // node is never left half-changed: URLs the firmware takes, the power actions, the
         // one-time boot target.
-        for url in [image_url, seed_url.as_str()] {
+        for url in std::iter::once(image_url.as_str()).chain(seed_slot.as_ref().map(|(_, u, _)| u.as_str())) {
             self.step("check the image URL", |r| r.check_url(url))?;
         }
         let cycle = self.step("check the Reset action", |r| r.plan_cycle())?;
@@ -549,11 +558,17 @@ impl Redfish {
             _ => None,
         };
         self.step("eject media", |r| r.eject_all())?;
-        self.step("insert image", |r| r.insert(&cd, image_url))?;
-        self.step("insert seed", |r| r.insert(&seed_slot, &seed_url))?;
+        self.step("insert image", |r| r.insert(&cd, &image_url))?;
+        let seed_report = match &seed_slot {
+            Some((slot, url, format)) => {
+                self.step("insert seed", |r| r.insert(slot, url))?;
+                format!("{} ({format})", slot.id)
+            }
+            None => "none: embedded in the image (the BMC has one slot)".to_string(),
+        };
         let boot_once = self.step("set one-time boot", |r| r.boot_once_cd(&cd, target))?;
         let power = self.step("power cycle", |r| r.cycle(cycle))?;
-        Ok(BootReport { image_slot: cd.id, seed_slot: format!("{} ({seed_format})", seed_slot.id), boot_once, power })
+        Ok(BootReport { image_slot: cd.id, seed_slot: seed_report, boot_once, power })
     }
 
     fn slot_list(&self) -> String {
