@@ -41,6 +41,15 @@ pub enum Bench {
         #[arg(long, default_value_t = 4)]
         rounds: usize,
     },
+    /// Remastering an ISO: `liveboot remaster --kernel-args` against xorriso's replay by hand.
+    Remaster {
+        /// Size of the ISO in MiB.
+        #[arg(long, default_value_t = 300)]
+        size_mib: usize,
+        /// Measured rounds per tool (alternating who goes first).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// HTTP throughput: `liveboot serve` against nginx, 32 concurrent Range readers (as BMCs read ISOs).
     Serve {
         /// Size of the served file in MiB.
@@ -76,6 +85,7 @@ pub fn run(what: Bench) -> Result<()> {
         Bench::Seeds { count, peer_count, dir } => seeds(count, peer_count, dir),
         Bench::Squashfs { tree, level } => crate::squashfs::bench(tree, level),
         Bench::Dnf { rounds } => crate::dnf_bench::bench(rounds),
+        Bench::Remaster { size_mib, rounds } => crate::remaster_bench::bench(size_mib, rounds),
         Bench::Serve { size_mib, chunk_kib, readers, secs, rounds } => {
             crate::serve_bench::bench(size_mib, chunk_kib, readers, secs, rounds)
         }

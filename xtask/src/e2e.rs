@@ -18,9 +18,13 @@ use crate::{cargo, root, run};
 /// test boots. CI boots live-boot from a BIOS CD and, with Secure Boot, as a UEFI USB disk, sees
 /// the unsigned loader refused, boots it over the network through pxelinux and (UEFI, Secure
 /// Boot) from the generated dnsmasq config, boots a kickstart-built image (dracut's LiveOS
-/// layout) from a UEFI CD with Secure Boot through the root's own shim and GRUB, and the virtual
-/// server through Redfish.
+/// layout) from a UEFI CD with Secure Boot through the root's own shim and GRUB, remastered
+/// ISOs (GRUB's rescue ISO from a BIOS CD; the Ubuntu 22.04 shape from a BIOS CD, a UEFI CD and
+/// a UEFI USB disk with Secure Boot; debian12 as an upstream ISO with its seed embedded, to SSH
+/// with no seed medium), and the virtual server through Redfish.
 pub const FULL_MATRIX_ONLY: &[&str] = &[
+    "r1_ipxe_iso_remastered_still_boots_ipxe_bios_and_uefi",
+    "r3_focal_shaped_iso_remastered_boots_bios_uefi_secure_boot_and_usb",
     "b2_boots_uefi_from_cd",
     "b3_boots_as_a_usb_disk",
     "b4_boots_with_secure_boot_from_cd",

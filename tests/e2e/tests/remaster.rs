@@ -218,8 +218,8 @@ fn r1_ipxe_iso_remastered_still_boots_ipxe_bios_and_uefi() {
         .arg("serve")
         .arg(&www)
         .args(["--bind", &format!("127.0.0.1:{port}"), "--log"])
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
         .spawn()
         .unwrap();
     let mut server = Background(child);
