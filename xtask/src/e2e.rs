@@ -19,11 +19,12 @@ use crate::{cargo, root, run};
 /// the unsigned loader refused, boots it over the network through pxelinux and (UEFI, Secure
 /// Boot) from the generated dnsmasq config, boots a kickstart-built image (dracut's LiveOS
 /// layout) from a UEFI CD with Secure Boot through the root's own shim and GRUB, remastered
-/// ISOs (GRUB's rescue ISO from a BIOS CD; the Ubuntu 22.04 shape from a BIOS CD, a UEFI CD and
-/// a UEFI USB disk with Secure Boot; debian12 as an upstream ISO with its seed embedded, to SSH
+/// ISOs (the Ubuntu 22.04 shape, GRUB's El Torito image and an appended EFI partition, from a
+/// BIOS CD, a UEFI CD and a UEFI USB disk with Secure Boot; debian12 as an upstream ISO with its seed embedded, to SSH
 /// with no seed medium), and the virtual server through Redfish.
 pub const FULL_MATRIX_ONLY: &[&str] = &[
     "r1_ipxe_iso_remastered_still_boots_ipxe_bios_and_uefi",
+    "r2_grub_rescue_iso_remastered_boots_a_kernel_with_the_argument",
     "r3_focal_shaped_iso_remastered_boots_bios_uefi_secure_boot_and_usb",
     "b2_boots_uefi_from_cd",
     "b3_boots_as_a_usb_disk",

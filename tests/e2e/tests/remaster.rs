@@ -133,7 +133,7 @@ fn focal_shaped(dir: &Path) -> PathBuf {
     std::fs::write(tree.join("isolinux/isolinux.cfg"), "serial 0 115200\ndefault live\nprompt 0\ntimeout 1\ninclude txt.cfg\n").unwrap();
     std::fs::write(
         tree.join("isolinux/txt.cfg"),
-        "label live\n  menu label ^Install Ubuntu Server\n  kernel /casper/vmlinuz\n  append   initrd=/casper/initrd console=ttyS0,115200n8 quiet  ---\nlabel hd\n  menu label ^Boot from first hard disk\n  localboot 0x80\n",
+        "label live\n  menu label ^Install Ubuntu Server\n  kernel /casper/vmlinuz\n  append   initrd=/casper/initrd console=ttyS0,115200n8  ---\nlabel hd\n  menu label ^Boot from first hard disk\n  localboot 0x80\n",
     )
     .unwrap();
     std::fs::copy(esp(dir), tree.join("boot/grub/efi.img")).unwrap();
