@@ -27,3 +27,37 @@ pub fn stdout(cmd: &mut Command) -> String {
     assert!(out.status.success(), "{cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A file of an ISO, read with xorriso.
+pub fn extract_from_iso(iso: &Path, path: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("f");
+    stdout(tool("xorriso").args(["-osirrox", "on", "-indev"]).arg(iso).args(["-extract", path]).arg(&dest));
+    std::fs::read_to_string(dest).unwrap()
+}
+
+/// `xorriso -report_el_torito as_mkisofs`, with the file the system area and appended
+/// partitions are read from (`--interval:local_fs:…'<path>'`) left out: it names the image
+/// itself and where in it they lie.
+pub fn boot_records(iso: &Path) -> Vec<String> {
+    let out = stdout(tool("xorriso").args(["-report_about", "SORRY", "-indev"]).arg(iso).args(["-report_el_torito", "as_mkisofs"]));
+    out.lines()
+        .map(|l| match l.find("--interval:local_fs:") {
+            Some(at) => format!("{}--interval:local_fs:<in the image>", &l[..at]),
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+/// Copies a folder.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{stdout, tool};
+use common::{boot_records, extract_from_iso as extract, stdout, tool};
 
 const IPXE_ISO: &str = "/usr/lib/ipxe/ipxe.iso";
 const RESCUE_ISO: &str = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso";
@@ -20,25 +20,6 @@ fn liveboot(args: &[&str]) -> std::process::Output {
 fn third_party(path: &str) -> &Path {
     assert!(Path::new(path).is_file(), "{path} is missing: run `cargo xtask deps` (packages ipxe, grub-rescue-pc)");
     Path::new(path)
-}
-
-/// `xorriso -report_el_torito as_mkisofs`, without the line naming the image file itself
-/// (`--interval:local_fs:0s-15s:zero_mbrpt:'<path>'`, which names where the system area is read).
-pub fn boot_records(iso: &Path) -> Vec<String> {
-    let out = stdout(tool("xorriso").args(["-report_about", "SORRY", "-indev"]).arg(iso).args(["-report_el_torito", "as_mkisofs"]));
-    out.lines()
-        .map(|l| match l.find("--interval:local_fs:") {
-            Some(at) => format!("{}--interval:local_fs:<system area of the image>", &l[..at]),
-            None => l.to_string(),
-        })
-        .collect()
-}
-
-fn extract(iso: &Path, path: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("f");
-    stdout(tool("xorriso").args(["-osirrox", "on", "-indev"]).arg(iso).args(["-extract", path]).arg(&dest));
-    std::fs::read_to_string(dest).unwrap()
 }
 
 fn files_of(iso: &Path) -> Vec<String> {

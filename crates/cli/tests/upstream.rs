@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{root, stdout, tool};
+use common::{boot_records, copy_tree, extract_from_iso as extract, root, tool};
 use liveboot_runner::local::{self, Background};
 
 const ISO_NAME: &str = "ubuntu-22.04.5-live-server-amd64.iso";
@@ -75,19 +75,9 @@ fn build(project: &Path, work: &Path, extra: &[&str]) -> Output {
     liveboot_in(project, &args)
 }
 
-fn boot_records(iso: &Path) -> Vec<String> {
-    stdout(tool("xorriso").args(["-report_about", "SORRY", "-indev"]).arg(iso).args(["-report_el_torito", "as_mkisofs"]))
-        .lines()
-        .filter(|l| !l.contains("--interval:local_fs:") && !l.starts_with("-V "))
-        .map(str::to_string)
-        .collect()
-}
-
-fn extract(iso: &Path, path: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("f");
-    stdout(tool("xorriso").args(["-osirrox", "on", "-indev"]).arg(iso).args(["-extract", path]).arg(&dest));
-    std::fs::read_to_string(dest).unwrap()
+/// The boot records but the volume ID (the recipe's label replaces upstream's).
+fn boot_setup(iso: &Path) -> Vec<String> {
+    boot_records(iso).into_iter().filter(|l| !l.starts_with("-V ")).collect()
 }
 
 fn cached_downloads(work: &Path) -> Vec<String> {
@@ -108,7 +98,7 @@ fn u22_builds_from_a_local_release_folder_and_keeps_its_boot_records() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let iso = dir.path().join("out/u22/u22.iso");
     // The boot setup is the upstream one (the volume ID is the recipe's label).
-    assert_eq!(boot_records(&rel.join(ISO_NAME)), boot_records(&iso));
+    assert_eq!(boot_setup(&rel.join(ISO_NAME)), boot_setup(&iso));
     let menu = extract(&iso, "/boot/grub/grub.cfg");
     assert!(menu.contains("\tlinux\t/casper/vmlinuz  ds=nocloud console=tty0 console=ttyS0,115200n8 ---\n"), "{menu}");
     assert_eq!(cached_downloads(dir.path()), [format!("sha256-{sum}")]);
@@ -341,16 +331,4 @@ fn a_signed_sha256sums_is_checked_with_the_recipes_keyring() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{url}SHA256SUMS: the signature {url}SHA256SUMS.gpg does not verify with")), "{err}");
     assert!(!other.path().join("out/u22").exists());
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
