@@ -285,9 +285,23 @@ pub struct SeedUrls {
     pub iso: String,
     /// The seed as a FAT `cidata` volume (for a USB stick or floppy slot).
     pub vfat: String,
-    /// For a BMC with a single virtual-media slot: publishes the live image with this seed on
-    /// it and returns its URL (called only when no second slot is there).
+    /// Publishes the live image with this seed on it and returns its URL: called for a BMC
+    /// with a single virtual-media slot, or always with [`SeedPlacement::Embed`].
     pub embedded: Option<Embed>,
+    /// Where the seed goes.
+    pub placement: SeedPlacement,
+}
+
+/// Where the seed goes (the inventory's `bmc.seed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SeedPlacement {
+    /// A second slot when there is one, else embedded in the image.
+    #[default]
+    Auto,
+    /// A second slot only.
+    Slot,
+    /// Embedded in the image, even when a second slot is there.
+    Embed,
 }
 
 /// Publishes the live image with a node's seed embedded; returns its URL.

@@ -116,7 +116,7 @@ fn run(d: &mut Driver, command: &str) -> Result<String, liveboot_bmc::BmcError> 
     let seed = SeedUrls {
         iso: "http://192.0.2.10:8080/cidata-m1-aa11.iso".into(),
         vfat: "http://192.0.2.10:8080/cidata-m1-bb22.img".into(),
-        embedded: None,
+        ..Default::default()
     };
     Ok(match command {
         "status" => {

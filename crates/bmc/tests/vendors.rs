@@ -14,7 +14,7 @@ fn seed() -> SeedUrls {
     SeedUrls {
         iso: "http://192.0.2.10:8080/cidata-n1-aa11.iso".into(),
         vfat: "http://192.0.2.10:8080/cidata-n1-bb22.img".into(),
-        embedded: None,
+        ..Default::default()
     }
 }
 
@@ -581,4 +581,35 @@ fn an_unreadable_slot_fails_only_the_commands_that_need_it() {
     let e = d.boot(IMAGE, &seed()).unwrap_err();
     assert!(e.message.contains("unreadable: slot Floppy"), "{e}");
     assert!(!writes(&bmc).iter().any(|w| w.contains("VirtualMedia")), "media changed before failing: {:?}", writes(&bmc));
+}
+
+/// `bmc.seed: embed`: the image with the seed on it goes into the CD slot even when a second
+/// slot is there, and nothing else is inserted; `slot` never embeds.
+#[test]
+fn seed_placement_embed_and_slot() {
+    use liveboot_bmc::{Embed, SeedPlacement};
+    let embedded = "http://192.0.2.10:8080/debian12-n1-cc33.iso";
+    let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, Faults::default());
+    let forced =
+        SeedUrls { embedded: Some(Embed(std::sync::Arc::new(|| Ok(embedded.to_string())))), placement: SeedPlacement::Embed, ..seed() };
+    let report = Driver::connect(&target(&bmc), &fast()).unwrap().boot(IMAGE, &forced).unwrap();
+    assert_eq!(report.seed_slot, "none: embedded in the image (bmc.seed: embed)");
+    let p = Shape::DellNew.paths();
+    assert_eq!(bmc.get(p.cd)["Image"], embedded);
+    assert!(bmc.get(p.seed)["Image"].is_null() || bmc.get(p.seed)["Image"] == "", "{}", bmc.get(p.seed));
+    // Without a way to embed, `embed` fails before any change.
+    let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, Faults::default());
+    let seed_no_copy = SeedUrls { placement: SeedPlacement::Embed, ..seed() };
+    let e = Driver::connect(&target(&bmc), &fast()).unwrap().boot(IMAGE, &seed_no_copy).unwrap_err();
+    assert!(e.to_string().contains("bmc.seed is embed, and an image given as a URL cannot be remastered here"), "{e}");
+    assert!(writes(&bmc).is_empty(), "no change made: {:?}", writes(&bmc));
+    // `slot` with two slots: the seed goes to the second, the copy is never made.
+    let bmc = MockBmc::start(Shape::DellNew, "root", PASSWORD, Faults::default());
+    let never = SeedUrls {
+        embedded: Some(Embed(std::sync::Arc::new(|| panic!("no copy with bmc.seed: slot")))),
+        placement: SeedPlacement::Slot,
+        ..seed()
+    };
+    Driver::connect(&target(&bmc), &fast()).unwrap().boot(IMAGE, &never).unwrap();
+    assert_eq!(bmc.get(p.cd)["Image"], IMAGE);
 }

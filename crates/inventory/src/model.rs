@@ -89,6 +89,24 @@ pub struct Bmc {
     /// The Id of this node's System when the Redfish service manages several (a chassis
     /// manager, sushy-tools); the first System otherwise.
     pub system: Option<String>,
+    /// Where `boot` puts the node's seed: `auto` (a second virtual-media slot when the BMC has
+    /// one, else embedded in a copy of the image), `slot` (a second slot, never a copy), `embed`
+    /// (always in a copy of the image: one slot is all it uses).
+    #[serde(default)]
+    pub seed: SeedPlacement,
+}
+
+/// Where `boot` puts a node's seed.
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SeedPlacement {
+    /// A second slot when there is one, else embedded.
+    #[default]
+    Auto,
+    /// A second virtual-media slot only.
+    Slot,
+    /// Embedded in a copy of the image.
+    Embed,
 }
 
 /// BMC protocols.

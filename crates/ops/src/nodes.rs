@@ -15,7 +15,9 @@ use serde_json::Value;
 
 /// Ends the BMC sessions this process has open (for a signal handler's thread).
 pub use liveboot_bmc::redfish::end_open_sessions;
-use liveboot_bmc::{BmcError, BootReport, Driver, Job, MediaSlot, Protocol, Secret, SeedUrls, SystemInfo, Target, Timing, Tls, Vendor};
+use liveboot_bmc::{
+    BmcError, BootReport, Driver, Job, MediaSlot, Protocol, Secret, SeedPlacement, SeedUrls, SystemInfo, Target, Timing, Tls, Vendor,
+};
 use liveboot_inventory::Inventory;
 use liveboot_runner::Cmd;
 
@@ -421,7 +423,12 @@ pub fn boot(
             let progress = notes.clone();
             liveboot_bmc::Embed(std::sync::Arc::new(move || embed_seed(&image, &node, &files, &staging, &dir, &base, &progress)))
         });
-        Ok(SeedUrls { vfat: urls.pop().unwrap_or_default(), iso: urls.pop().unwrap_or_default(), embedded })
+        let placement = match inv.nodes[node].bmc.seed {
+            liveboot_inventory::SeedPlacement::Auto => SeedPlacement::Auto,
+            liveboot_inventory::SeedPlacement::Slot => SeedPlacement::Slot,
+            liveboot_inventory::SeedPlacement::Embed => SeedPlacement::Embed,
+        };
+        Ok(SeedUrls { vfat: urls.pop().unwrap_or_default(), iso: urls.pop().unwrap_or_default(), embedded, placement })
     };
     run(inv, names, settings, &Action::Boot { image_url, wait: b.wait }, Some(&prepare), progress)
 }

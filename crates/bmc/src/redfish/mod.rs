@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{BmcError, BootReport, Job, MediaSlot, Power, SeedUrls, SystemInfo, Target, Timing, Vendor};
+use crate::{BmcError, BootReport, Job, MediaSlot, Power, SeedPlacement, SeedUrls, SystemInfo, Target, Timing, Vendor};
 use client::Client;
 use quirks::{BootOnce, Firmware, Quirks};
 
@@ -529,18 +529,29 @@ impl Redfish {
                 others.iter().find(|s| Self::takes(s, &["USBStick", "Floppy"])).map(|s| (s.clone(), seed.vfat.clone(), "vfat"))
             });
         // One slot only (iDRAC 10, single-slot Supermicro and AMI boards): the seed rides on
-        // the image itself when the caller can embed it.
-        let (image_url, seed_slot) = match (seed_slot, &seed.embedded) {
-            (Some(s), _) => (image_url.to_string(), Some(s)),
-            (None, Some(embed)) => (self.step("embed the seed in the image", |_| (embed.0)())?, None),
-            (None, None) => {
+        // the image itself when the caller can embed it (or always, when the inventory says so).
+        let seed_slot = if seed.placement == SeedPlacement::Embed { None } else { seed_slot };
+        let (image_url, seed_slot) = match (seed_slot, &seed.embedded, seed.placement) {
+            (Some(s), _, _) => (image_url.to_string(), Some(s)),
+            (None, Some(embed), SeedPlacement::Auto | SeedPlacement::Embed) => {
+                (self.step("embed the seed in the image", |_| (embed.0)())?, None)
+            }
+            (None, None, SeedPlacement::Embed) => {
+                return Err(self.fail(
+                    "embed the seed in the image",
+                    "bmc.seed is embed, and an image given as a URL cannot be remastered here (give boot the ISO file)",
+                ))
+            }
+            (None, _, _) => {
+                let how = if seed.placement == SeedPlacement::Slot {
+                    "or the image must carry it (bmc.seed: auto or embed)"
+                } else {
+                    "or the image must carry it (give boot an ISO file, not a URL, and liveboot embeds it)"
+                };
                 return Err(self.fail(
                     "find a slot for the seed",
-                    format!(
-                        "the BMC offers one virtual media slot ({}); the seed needs a second one, or the image must carry it (give boot an ISO file, not a URL, and liveboot embeds it)",
-                        self.slot_list()
-                    ),
-                ))
+                    format!("the BMC offers one virtual media slot ({}); the seed needs a second one, {how}", self.slot_list()),
+                ));
             }
         };
         // Everything that can be known before the first change is checked first, so that a
@@ -564,6 +575,7 @@ impl Redfish {
                 self.step("insert seed", |r| r.insert(slot, url))?;
                 format!("{} ({format})", slot.id)
             }
+            None if seed.placement == SeedPlacement::Embed => "none: embedded in the image (bmc.seed: embed)".to_string(),
             None => "none: embedded in the image (the BMC has one slot)".to_string(),
         };
         let boot_once = self.step("set one-time boot", |r| r.boot_once_cd(&cd, target))?;
