@@ -107,6 +107,18 @@ fn describe(b: &Builder, root: &Root, root_name: &str) -> Bundle {
     }
 }
 
+/// The name the root image is served under: the one the scheme's netboot argument fetches
+/// (`fetch={url}/filesystem.squashfs`, `root=live:{url}/squashfs.img`, casper's
+/// `url={url}/image.iso` — a whole ISO), so the bundle and the argument cannot disagree.
+fn served_root_name(root: &Root) -> &'static str {
+    let arg = root.scheme.netboot_arg;
+    arg.find("{url}/")
+        .map(|at| &arg[at + "{url}/".len()..])
+        .and_then(|rest| rest.split_whitespace().next())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| root.scheme.root.rsplit('/').next().unwrap_or("root.img"))
+}
+
 impl OutputKind for Pxe {
     fn name(&self) -> &'static str {
         "pxe"
@@ -117,7 +129,7 @@ impl OutputKind for Pxe {
     }
 
     fn stages(&self, b: &mut Builder, root: &Root) -> Result<Vec<Artifact>, Diagnostic> {
-        let root_name = root.scheme.root.rsplit('/').next().unwrap_or("root.img");
+        let root_name = served_root_name(root);
         let bundle = describe(b, root, root_name);
         let own = |p: &str| Text::from(Place::own(p));
         let mut actions = vec![
