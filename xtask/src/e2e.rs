@@ -20,12 +20,13 @@ use crate::{cargo, root, run};
 /// Boot) from the generated dnsmasq config, boots a kickstart-built image (dracut's LiveOS
 /// layout) from a UEFI CD with Secure Boot through the root's own shim and GRUB, remastered
 /// ISOs (the Ubuntu 22.04 shape, GRUB's El Torito image and an appended EFI partition, from a
-/// BIOS CD, a UEFI CD and a UEFI USB disk with Secure Boot; debian12 as an upstream ISO with its seed embedded, to SSH
-/// with no seed medium), and the virtual server through Redfish.
+/// BIOS CD, a UEFI CD and a UEFI USB disk with Secure Boot), and the virtual server through
+/// Redfish. (debian12 remastered with its seed embedded, booted to SSH, is r5: full matrix.)
 pub const FULL_MATRIX_ONLY: &[&str] = &[
     "r1_ipxe_iso_remastered_still_boots_ipxe_bios_and_uefi",
     "r2_grub_rescue_iso_remastered_boots_a_kernel_with_the_argument",
     "r3_focal_shaped_iso_remastered_boots_bios_uefi_secure_boot_and_usb",
+    "r5_debian12_as_an_upstream_iso_with_its_seed_embedded_boots_with_secure_boot_and_no_seed_medium",
     "b2_boots_uefi_from_cd",
     "b3_boots_as_a_usb_disk",
     "b4_boots_with_secure_boot_from_cd",
