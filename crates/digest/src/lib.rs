@@ -29,17 +29,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// SHA-256 of a file, as hex, read in 1 MiB pieces.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
+    Hasher::of_file(path).map(Hasher::finish_hex)
 }
 
 /// SHA-256 of a stream fed in pieces (a download as it arrives).
@@ -50,6 +40,21 @@ impl Hasher {
     /// An empty hasher.
     pub fn new() -> Self {
         Hasher(Sha256::new())
+    }
+
+    /// A hasher fed with a file's bytes, read in 1 MiB pieces (more may follow: a download
+    /// resumed after them).
+    pub fn of_file(path: &Path) -> std::io::Result<Self> {
+        let mut f = std::fs::File::open(path)?;
+        let mut h = Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(h);
+            }
+            h.update(&buf[..n]);
+        }
     }
 
     /// Adds bytes.

@@ -291,6 +291,7 @@ pub(crate) fn execute(ctx: &Context, action: &Action) -> Result<(), String> {
             let shown = shown.strip_prefix("iso/").unwrap_or(&shown).to_string();
             crate::remaster::edit(&path, &shown, find, replace, *min_matches, help)
         }
+        Action::Extract { iso, paths, dest } => crate::remaster::extract(&ctx.path(iso)?, paths, &ctx.path(dest)?, ctx.runner),
         Action::Remaster { iso, out, volid, files } => {
             let r = crate::remaster::Remaster {
                 iso: ctx.path(iso)?,

@@ -189,7 +189,7 @@ fn attempt_once(d: &Download, partial: &Path, runner: &Runner) -> Result<Option<
     let resp = match req.call() {
         Ok(r) => r,
         // Asked for bytes past the end: what is there may be the whole file.
-        Err(ureq::Error::Status(416, _)) if resume => return hash_file(partial).map(Some).map_err(io),
+        Err(ureq::Error::Status(416, _)) if resume => return liveboot_digest::sha256_file(partial).map(Some).map_err(io),
         Err(e @ ureq::Error::Status(..)) => return Err(Failure::Final(unreachable(d.url, e, d.help))),
         Err(e) if have > 0 => return Err(Failure::Broken(unreachable(d.url, e, d.help))),
         Err(e) => return Err(Failure::Final(unreachable(d.url, e, d.help))),
@@ -200,7 +200,7 @@ fn attempt_once(d: &Download, partial: &Path, runner: &Runner) -> Result<Option<
             return Err(Failure::Final(format!("{}: asked for bytes from {have}, got {:?}", d.url, resp.header("Content-Range"))));
         }
         runner.note(&format!("{}: resuming at {} MiB", d.url, have >> 20));
-        (hash_prefix(partial).map_err(io)?, have, OpenOptions::new().append(true).open(partial).map_err(io)?)
+        (Hasher::of_file(partial).map_err(io)?, have, OpenOptions::new().append(true).open(partial).map_err(io)?)
     } else {
         let v = resp.header("ETag").filter(|e| !e.starts_with("W/")).or(resp.header("Last-Modified")).unwrap_or("");
         std::fs::write(validator_path(partial), v).map_err(io)?;
@@ -250,23 +250,6 @@ fn progress_line(name: &str, done: u64, total: Option<u64>, start: u64, elapsed:
 
 fn content_range_start(h: Option<&str>) -> Option<u64> {
     h?.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
-}
-
-fn hash_prefix(path: &Path) -> std::io::Result<Hasher> {
-    let mut h = Hasher::new();
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(h);
-        }
-        h.update(&buf[..n]);
-    }
-}
-
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    hash_prefix(path).map(Hasher::finish_hex)
 }
 
 #[cfg(test)]

@@ -35,15 +35,14 @@ pub fn remaster(r: &Remaster, runner: &Runner) -> Result<(), String> {
         .arg("-outdev")
         .arg(&tmp)
         .args(["-boot_image", "any", "replay"]);
-    // Written even when nothing changed (a copy with another volume ID, or none).
-    let force = ["-changes_pending", "yes"];
     if let Some(v) = &r.volid {
         cmd = cmd.arg("-volid").arg(v);
     }
     for (src, dest) in &r.files {
         cmd = cmd.arg("-map").arg(src).arg(format!("/{}", dest.trim_start_matches('/')));
     }
-    cmd = cmd.args(force);
+    // Written even when nothing changed (a copy with another volume ID, or none).
+    cmd = cmd.args(["-changes_pending", "yes"]);
     for (k, v) in &r.env {
         cmd = cmd.env(k, v);
     }

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use liveboot_image::remaster::{self, Remaster};
 use liveboot_recipe::family::scheme_of;
-use liveboot_recipe::menu::MenuSyntax;
 use liveboot_runner::Runner;
 
 /// What to do.
@@ -140,7 +139,7 @@ pub fn remaster(req: &Request, runner: &Runner) -> Result<Report, String> {
                     std::fs::write(&file, new).map_err(|e| format!("{}: {e}", file.display()))?;
                     // After the --add files: the patched menu wins over an added one.
                     mapped.push((file, path.clone()));
-                    changes.push(MenuChange { path: path.clone(), loader: loader_name(*syntax), lines: n });
+                    changes.push(MenuChange { path: path.clone(), loader: syntax.name(), lines: n });
                 }
             }
             if changes.is_empty() {
@@ -175,13 +174,6 @@ fn walk(src: &Path, dest: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Re
     Ok(())
 }
 
-fn loader_name(s: MenuSyntax) -> &'static str {
-    match s {
-        MenuSyntax::Grub => "grub",
-        MenuSyntax::Syslinux => "syslinux",
-    }
-}
-
 fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out.iso".into())
 }
@@ -197,7 +189,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// A NoCloud seed folder holds `meta-data` and `user-data` (cloud-init reads nothing without both).
 fn check_seed(dir: &Path) -> Result<(), String> {
     if !dir.is_dir() {
-        return Err(format!("--seed {}: not a folder\n  help: write the seed as files with `liveboot seed --dir`, or give the folder holding user-data and meta-data", dir.display()));
+        return Err(format!("--seed {}: not a folder\n  help: give the folder holding user-data and meta-data (a seed image's files: xorriso -osirrox on -indev cidata-NODE.iso -extract / DIR)", dir.display()));
     }
     for f in ["meta-data", "user-data"] {
         if !dir.join(f).is_file() {

@@ -27,6 +27,14 @@ pub struct Unquotable {
 }
 
 impl MenuSyntax {
+    /// `grub` or `syslinux`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MenuSyntax::Grub => "grub",
+            MenuSyntax::Syslinux => "syslinux",
+        }
+    }
+
     /// The loader reading `path` (a path inside an ISO), by the conventions of the loaders:
     /// anything under a `grub`/`grub2` folder, `grub*.cfg` and `loopback.cfg` is GRUB's; anything
     /// under `isolinux`/`syslinux`, and `isolinux.cfg`, `syslinux.cfg`, `txt.cfg` is syslinux's.

@@ -8,18 +8,11 @@ use liveboot_yaml::Diagnostic;
 
 use super::LiveScheme;
 use crate::menu::MenuSyntax;
-use crate::plan::{serial_args, Action, Builder, Place, Remaster, Root, Text};
+use crate::plan::{kernel_args, Action, Builder, Place, Remaster, Root};
 use crate::{key_path, Check, Recipe, UpstreamIso};
 
 /// How a user points an upstream-ISO build elsewhere when the release server cannot be reached.
 const ELSEWHERE: &str = "download the ISO and the release's SHA256SUMS elsewhere and pass --iso FILE (SHA256SUMS beside it), or --mirror URL naming a folder that holds both";
-
-/// The kernel arguments a recipe's patches put in (`{kernel_args}`), one per argument.
-fn kernel_args(recipe: &Recipe) -> Vec<String> {
-    let mut args = recipe.spec.boot.kernel_args.clone();
-    args.extend(serial_args(recipe));
-    args
-}
 
 pub(crate) fn validate_upstream(recipe: &Recipe, u: &UpstreamIso, c: &mut Check) {
     for (what, url) in [("url", Some(&u.url)), ("sha256sums", u.sha256sums.as_ref())] {
@@ -111,12 +104,9 @@ pub(crate) fn upstream_stages(b: &mut Builder, u: &UpstreamIso, scheme: &'static
     )?;
     let mut files: Vec<String> = u.patches.iter().map(|p| p.file.clone()).collect();
     files.dedup();
-    let mut extract: Vec<Text> =
-        ["xorriso", "-osirrox", "on", "-indev", "{fetch}/upstream.iso", "-extract_l", "/", "{self}/iso/"].map(Text::from).to_vec();
-    extract.extend([scheme.kernel, scheme.initrd].iter().map(|p| Text::lit(format!("/{p}"))));
-    extract.extend(files.iter().map(|f| Text::lit(format!("/{f}"))));
-    extract.push("--".into());
-    let mut actions = vec![Action::run(extract)];
+    let mut paths: Vec<String> = vec![scheme.kernel.to_string(), scheme.initrd.to_string()];
+    paths.extend(files.iter().cloned());
+    let mut actions = vec![Action::Extract { iso: "{fetch}/upstream.iso".into(), paths, dest: "{self}/iso".into() }];
     let args = kernel_args(b.recipe);
     let name = b.shown(&b.recipe.file);
     for (i, p) in u.patches.iter().enumerate() {

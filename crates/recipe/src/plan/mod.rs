@@ -211,6 +211,9 @@ pub enum Action {
         #[serde(skip)]
         help: String,
     },
+    /// Copy files of the ISO `iso` (paths on it) into the folder `dest` under the same paths,
+    /// writable (xorriso would give them the ISO's read-only modes).
+    Extract { iso: Text, paths: Vec<String>, dest: Text },
     /// Write `out` from the ISO `iso` with its boot setup replayed (El Torito, MBR/GPT,
     /// isohybrid: `xorriso -boot_image any replay`), the files of `files` (`(source, path on
     /// the ISO)`) added or replacing the ISO's, and the volume ID `volid` when set.
@@ -240,6 +243,7 @@ impl Action {
             Action::Run { argv, .. } => argv.iter().collect(),
             Action::Render { dest, .. } | Action::Write { dest, .. } => vec![dest],
             Action::Fetch { dest, keyring, .. } => keyring.iter().chain(Some(dest)).collect(),
+            Action::Extract { iso, dest, .. } => vec![iso, dest],
             Action::Remaster { iso, out, files, .. } => [iso, out].into_iter().chain(files.iter().map(|(f, _)| f)).collect(),
             Action::Link { src, dest } | Action::Copy { src, dest, .. } | Action::LinkTree { src, dest } => vec![src, dest],
             Action::MakeDir { path } => vec![path],
@@ -299,6 +303,7 @@ impl Action {
             Action::Edit { file, find, replace, min_matches, .. } => {
                 format!("edit   {file}: {find:?} -> {replace:?} (at least {min_matches}x)")
             }
+            Action::Extract { iso, paths, dest } => format!("extract {} of {iso} -> {dest}", paths.join(" ")),
             Action::Remaster { iso, out, volid, files } => {
                 let files: String = files.iter().map(|(f, p)| format!(" {f}={p}")).collect();
                 let volid = volid.as_ref().map(|v| format!(" volid {v}")).unwrap_or_default();
@@ -618,11 +623,16 @@ fn project_relative(project: &Path, file: &Path) -> String {
     full.strip_prefix(&project).map(Path::to_path_buf).unwrap_or_else(|_| file.to_path_buf()).display().to_string()
 }
 
-/// The kernel command line of the live system: the recipe's arguments, then the serial console.
-pub fn kernel_cmdline(recipe: &Recipe) -> String {
+/// The kernel arguments of the live system, one by one: the recipe's, then the serial console.
+pub fn kernel_args(recipe: &Recipe) -> Vec<String> {
     let mut args = recipe.spec.boot.kernel_args.clone();
     args.extend(serial_args(recipe));
-    args.join(" ")
+    args
+}
+
+/// The kernel command line of the live system ([`kernel_args`] joined).
+pub fn kernel_cmdline(recipe: &Recipe) -> String {
+    kernel_args(recipe).join(" ")
 }
 
 /// The console arguments the serial console setting adds.
