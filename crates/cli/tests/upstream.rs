@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{boot_records, copy_tree, extract_from_iso as extract, root, tool};
+use common::{boot_records, copy_tree, extract_from_iso as extract, root, stdout, tool};
 use liveboot_runner::local::{self, Background};
 
 const ISO_NAME: &str = "ubuntu-22.04.5-live-server-amd64.iso";
@@ -331,4 +331,36 @@ fn a_signed_sha256sums_is_checked_with_the_recipes_keyring() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{url}SHA256SUMS: the signature {url}SHA256SUMS.gpg does not verify with")), "{err}");
     assert!(!other.path().join("out/u22").exists());
+}
+
+/// Remastering needs no root, so an upstream-ISO build runs as any user: the menus come off the
+/// ISO into folders the ISO marks read-only, and must still be written (run as `nobody` when
+/// the tests run as root, as in CI).
+#[test]
+fn an_upstream_iso_builds_without_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Already not root: the other tests of this file build as this user.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (rel, _) = release(dir.path(), MENU);
+    let (_server, url) = serve(&rel);
+    let work = dir.path().join("nobody");
+    std::fs::create_dir(&work).unwrap();
+    stdout(tool("chmod").arg("a+rwx").arg(dir.path()).arg(&work));
+    let out = tool("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(env!("CARGO_BIN_EXE_liveboot"))
+        .arg("-C")
+        .arg(root())
+        .args(["build", "u22", "--mirror", &url, "--cache"])
+        .arg(work.join("cache"))
+        .arg("--out")
+        .arg(work.join("out"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let iso = work.join("out/u22/u22.iso");
+    assert!(extract(&iso, "/boot/grub/grub.cfg").contains("ds=nocloud console=tty0"));
 }

@@ -85,7 +85,9 @@ pub fn extract(iso: &Path, paths: &[String], dest: &Path, runner: &Runner) -> Re
         return Ok(());
     }
     let cmd = Cmd::new("xorriso")
-        .args(["-report_about", "SORRY", "-osirrox", "on", "-indev"])
+        // Directories of an ISO are read-only: xorriso opens each one for itself while it
+        // writes into it (a user who is not root could not create the next file otherwise).
+        .args(["-report_about", "SORRY", "-osirrox", "on:auto_chmod_on", "-indev"])
         .arg(iso)
         .args(["-extract_l", "/"])
         .arg(format!("{}/", dest.display()))
