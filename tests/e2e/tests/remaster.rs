@@ -296,12 +296,44 @@ fn r3_focal_shaped_iso_remastered_boots_bios_uefi_secure_boot_and_usb() {
 
 #[test]
 #[ignore]
-fn r4_jammy_shaped_iso_remastered_boots_bios_uefi_secure_boot_and_usb() {
+fn r4_jammy_shaped_iso_remastered_boots_bios_uefi_secure_boot_and_usb_and_as_u22s_upstream() {
     shape_boots(
         "jammy",
         jammy_shaped,
         &[(Firmware::Bios, Medium::Cd), (Firmware::UefiSecureBoot, Medium::Cd), (Firmware::UefiSecureBoot, Medium::Usb)],
     );
+    // The same shape as the u22 recipe's upstream ISO: `liveboot build u22` fetches it from a
+    // local release folder, patches its menu by the recipe's rule and gives it the recipe's
+    // volume ID; that ISO boots with Secure Boot, the recipe's arguments on the kernel's line.
+    let dir = work().join("remaster/jammy");
+    let rel = dir.join("releases");
+    std::fs::create_dir_all(&rel).unwrap();
+    let name = "ubuntu-22.04.5-live-server-amd64.iso";
+    std::fs::copy(dir.join("jammy-shaped.iso"), rel.join(name)).unwrap();
+    let sum = liveboot_digest::sha256_file(&rel.join(name)).unwrap();
+    std::fs::write(rel.join("SHA256SUMS"), format!("{sum} *{name}\n")).unwrap();
+    let port = local::free_port().unwrap();
+    let child = Command::new(liveboot_e2e::bin())
+        .arg("serve")
+        .arg(&rel)
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Background(child);
+    local::wait_listening(port, Duration::from_secs(10), "liveboot serve", Some(&mut server.0), None).unwrap();
+    let (cache, out) = (dir.join("u22-cache"), dir.join("u22-out"));
+    let mirror = format!("http://127.0.0.1:{port}/");
+    let o = liveboot(&["build", "u22", "--mirror", &mirror, "--cache", cache.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let iso = out.join("u22/u22.iso");
+    let (_, _) = boot_until(&iso, Firmware::UefiSecureBoot, Medium::Cd, "Kernel command line:", None, "u22-uefisecureboot-cd");
+    std::thread::sleep(Duration::from_secs(2));
+    let console =
+        String::from_utf8_lossy(&std::fs::read(work().join("remaster/vm-u22-uefisecureboot-cd/serial.log")).unwrap()).into_owned();
+    let line = kernel_command_line(&console);
+    assert!(line.contains("console=ttyS0,115200n8 ds=nocloud console=tty0 console=ttyS0,115200n8 ---"), "{line}");
 }
 
 #[test]
