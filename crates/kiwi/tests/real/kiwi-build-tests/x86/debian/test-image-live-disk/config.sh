@@ -1,0 +1,7 @@
+#!/bin/bash
+set -ex
+
+#======================================
+# Activate services
+#--------------------------------------
+systemctl enable ssh
