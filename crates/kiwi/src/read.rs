@@ -78,7 +78,9 @@ pub fn read(path: &Path, options: Options<'_>) -> Result<Read, Vec<Diagnostic>> 
     let doc = roxmltree::Document::parse_with_options(&text, roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() }).map_err(
         |e| {
             let pos = e.pos();
-            vec![Diagnostic::at(&Span::new(&file, pos.row, pos.col), format!("not well-formed XML: {e}"))
+            let message = e.to_string();
+            let message = message.strip_suffix(&format!(" at {}:{}", pos.row, pos.col)).unwrap_or(&message).to_string();
+            vec![Diagnostic::at(&Span::new(&file, pos.row, pos.col), format!("not well-formed XML: {message}"))
                 .with_help("fix the XML at that place (an unclosed element, a stray '<' or '&', a wrong quote)")]
         },
     )?;
@@ -312,9 +314,12 @@ impl<'d> Reader<'d, '_> {
                 self.error(p, "<profile> has no name", "add name=\"…\"");
                 continue;
             };
-            if out.iter().any(|o| o.name == name) {
-                self.error(p, format!("profile '{name}' is declared twice"), "give each <profile> its own name");
-                continue;
+            if let Some(i) = out.iter().position(|o| o.name == name) {
+                // kiwi-ng reads it (the later declaration wins): so does liveboot, saying so.
+                let d = Diagnostic::at(&self.span(p), format!("profile '{name}' is declared twice; the later declaration is used"))
+                    .with_help("give each <profile> its own name");
+                self.warnings.push(d);
+                out.remove(i);
             }
             let import = self.boolean(p, "import").unwrap_or(false);
             let requires = p
@@ -328,19 +333,6 @@ impl<'d> Reader<'d, '_> {
                 import,
                 requires,
             });
-        }
-        let names: Vec<String> = out.iter().map(|p| p.name.clone()).collect();
-        for p in sections.iter().filter(|n| n.has_tag_name("profiles")).flat_map(|n| n.descendants().filter(|c| c.has_tag_name("requires")))
-        {
-            if let Some(r) = p.attribute("profile") {
-                if !names.iter().any(|n| n == r) {
-                    self.error(
-                        p,
-                        format!("<requires profile=\"{r}\">: no such profile"),
-                        format!("the profiles are: {}", names.join(", ")),
-                    );
-                }
-            }
         }
         out
     }
@@ -368,16 +360,31 @@ impl<'d> Reader<'d, '_> {
                     continue;
                 }
                 out.push(p.clone());
-                if let Some(d) = declared.iter().find(|d| d.name == p) {
-                    todo.extend(d.requires.iter().rev().cloned());
+                let d = declared.iter().find(|d| d.name == p).expect("declared: checked before it was queued");
+                for r in &d.requires {
+                    if !declared.iter().any(|x| &x.name == r) {
+                        let node = self
+                            .doc
+                            .descendants()
+                            .find(|n| n.has_tag_name("requires") && n.attribute("profile") == Some(r.as_str()))
+                            .unwrap_or(image);
+                        let names: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
+                        self.error(
+                            node,
+                            format!("profile '{p}' requires profile '{r}', which is not declared"),
+                            format!("the profiles are: {}", names.join(", ")),
+                        );
+                        return None;
+                    }
                 }
+                todo.extend(d.requires.iter().rev().cloned());
             }
         }
         Some(out)
     }
 
-    /// Every `profiles="…"` attribute names declared profiles (a typo would silently drop the
-    /// section from every build).
+    /// A `profiles="…"` attribute naming an undeclared profile is a warning: kiwi-ng reads such a
+    /// description and drops the section from every build; a typo must not do that silently.
     fn check_profile_references(&mut self, sections: &[Node], declared: &[Profile]) {
         for n in sections {
             let Some(list) = n.attribute("profiles") else { continue };
@@ -391,7 +398,16 @@ impl<'d> Reader<'d, '_> {
                             declared.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
                         ),
                     };
-                    self.error(*n, format!("<{} profiles=\"{list}\">: no profile '{p}' is declared", n.tag_name().name()), help);
+                    // kiwi-ng skips the section in every build; liveboot does too, but says so.
+                    let d = Diagnostic::at(
+                        &self.span(*n),
+                        format!(
+                            "<{} profiles=\"{list}\">: no profile '{p}' is declared, so this section applies to no build",
+                            n.tag_name().name()
+                        ),
+                    )
+                    .with_help(help);
+                    self.warnings.push(d);
                 }
             }
         }
@@ -429,7 +445,7 @@ impl<'d> Reader<'d, '_> {
                 None => {
                     self.error(
                         image,
-                        format!("no <type> in the <preferences> that apply to the profiles applied ({})", shown(profiles)),
+                        format!("no <type> in the <preferences> that apply (profiles applied: {})", shown(profiles)),
                         "choose a profile with --profile, or add a <type> to a <preferences> without profiles",
                     );
                     return None;
