@@ -8,7 +8,7 @@ use crate::{note_raw, Failure, KickstartCommand};
 
 /// One problem, for `--json`.
 #[derive(Serialize)]
-struct Problem {
+pub(crate) struct Problem {
     file: Option<String>,
     line: Option<u32>,
     message: String,

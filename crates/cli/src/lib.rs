@@ -70,6 +70,9 @@ pub enum Command {
     /// Read kickstart files as anaconda and pykickstart do: check them, or flatten them.
     #[command(subcommand)]
     Kickstart(KickstartCommand),
+    /// Read KIWI image descriptions as kiwi-ng does.
+    #[command(subcommand)]
+    Kiwi(KiwiCommand),
     /// Remaster a bootable Linux ISO: kernel arguments added to every kernel command line of
     /// its menus, a NoCloud seed embedded, files added; its boot setup kept.
     ///
@@ -261,6 +264,41 @@ pub enum KickstartCommand {
     /// exit status 1 when there is an error (warnings alone exit 0).
     #[command(after_help = "Examples:\n  liveboot kickstart check my.ks\n  liveboot kickstart check rocky.ks --ks-version RHEL9 --json")]
     Check(KickstartCheckArgs),
+}
+
+/// `liveboot kiwi ...`.
+#[derive(Debug, Subcommand)]
+pub enum KiwiCommand {
+    /// Print what liveboot reads from a KIWI description: the build type and its attributes,
+    /// repositories, packages per phase, users, scripts, after the profiles are applied.
+    ///
+    /// The description file is found as kiwi-ng finds it (config.xml, config.kiwi, or the one
+    /// *.kiwi file). Without --profile the profiles marked import="true" apply; a profile brings
+    /// the profiles it requires. The build type is --type, else the primary one, else the first.
+    /// Every problem is reported with its file and line (exit status 1); elements liveboot does
+    /// not act on are named in warnings.
+    #[command(
+        after_help = "Examples:\n  liveboot kiwi show kiwi/leap15 --profile live\n  liveboot kiwi show my-appliance/ --type pxe --json"
+    )]
+    Show(KiwiShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KiwiShowArgs {
+    /// The description folder, or the description file.
+    pub description: PathBuf,
+    /// A profile to apply (repeat it, or separate names with commas).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub profile: Vec<String>,
+    /// The build type (the <type image=...> value: iso, oem, pxe, kis, ...).
+    #[arg(long = "type", value_name = "IMAGE")]
+    pub build_type: Option<String>,
+    /// The architecture arch="..." attributes are matched against.
+    #[arg(long, value_name = "ARCH", default_value = "x86_64")]
+    pub arch: String,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which kickstart version to read a file as.
@@ -552,6 +590,7 @@ macro_rules! note {
 }
 
 mod kickstart;
+mod kiwi;
 
 mod nodes;
 
@@ -583,6 +622,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Check(a) => check(&project, a),
         Command::Kickstart(k) => kickstart::run(k),
+        Command::Kiwi(k) => kiwi::run(k),
         Command::Remaster(a) => remaster(a),
         Command::Build(a) => build(&project, a),
         Command::Try(a) => try_image(&project, a),

@@ -32,12 +32,15 @@ impl Family for Suse {
             let at = key_path!["source", "kiwi", "description"];
             c.file_exists(at, &k.description, "KIWI description folder", true);
             let dir = recipe.resolve(at, &k.description);
-            if dir.is_dir() && !dir.join("config.kiwi").is_file() && !dir.join("config.xml").is_file() {
-                c.at(
-                    at,
-                    format!("the KIWI description folder '{}' has no config.kiwi or config.xml", k.description),
-                    "add the KIWI image description file to that folder",
-                );
+            if dir.is_dir() {
+                // The description is read as kiwi-ng reads it: every problem at its file and line.
+                let profiles: Vec<String> = k.profile.iter().cloned().collect();
+                let options = liveboot_kiwi::Options { profiles: &profiles, build_type: None, arch: "x86_64" };
+                if let Err(errors) = liveboot_kiwi::read(&dir, options) {
+                    for e in errors {
+                        c.push(e);
+                    }
+                }
             }
         }
         c.package_names(recipe, is_rpm_package_name);
