@@ -46,7 +46,8 @@ fn show_json_with_type_chosen() {
     assert!(warnings.iter().any(|w| w.starts_with("<oemconfig> is not used by liveboot")), "{warnings:?}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("$1$"));
 
-    let out = liveboot(&["kiwi", "show", &kiwi("real/kiwi-build-tests/x86/tumbleweed/test-image-pxe"), "--profile", "Flat", "--type", "iso"]);
+    let out =
+        liveboot(&["kiwi", "show", &kiwi("real/kiwi-build-tests/x86/tumbleweed/test-image-pxe"), "--profile", "Flat", "--type", "iso"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("no <type image=\"iso\"> for the profiles applied (Flat)") && err.contains("these have: pxe"), "{err}");

@@ -31,6 +31,7 @@ const TARGETS: &[(&str, &str)] = &[
     ("recipe", "recipe YAML: parse, extends, typed model, validation, plan"),
     ("inventory", "inventory YAML: parse, defaults, typed model, validation, key files"),
     ("kickstart", "kickstarts: includes, sections, options; a flattened kickstart reads back to itself"),
+    ("kiwi", "KIWI descriptions: XML, profiles, build type, packages; every declared profile applied"),
     ("sshkey", "OpenSSH public key lines"),
     ("iso", "the ISO 9660 reader (volume descriptors, directories, Rock Ridge, Joliet)"),
     ("http", "`liveboot serve`: request heads, ranges, paths, over a real socket"),
@@ -255,6 +256,30 @@ impl Harness for KickstartHarness {
     }
 }
 
+struct KiwiHarness {
+    dir: tempfile::TempDir,
+}
+
+impl Harness for KiwiHarness {
+    fn run(&mut self, input: &[u8]) -> String {
+        let path = self.dir.path().join("fuzz.kiwi");
+        std::fs::write(&path, input).expect("writing the input");
+        let read = |profiles: &[String]| liveboot_kiwi::read(&path, liveboot_kiwi::Options { profiles, build_type: None, arch: "x86_64" });
+        let first = match read(&[]) {
+            Ok(r) => r,
+            Err(e) => return e.first().map(ToString::to_string).unwrap_or_default(),
+        };
+        // Every declared profile can be applied (an error is an answer, a panic is not), and a
+        // reading is repeatable.
+        for p in &first.description.declared_profiles {
+            let _ = read(std::slice::from_ref(&p.name));
+        }
+        let again = read(&[]).expect("a description read once reads again");
+        assert_eq!(again.description, first.description, "reading is not repeatable");
+        format!("ok {} {} packages", first.description.build_type.image, first.description.packages.image.len())
+    }
+}
+
 struct SshKeyHarness;
 
 impl Harness for SshKeyHarness {
@@ -450,6 +475,41 @@ fn setup(target: &str, project: &Path) -> Result<Setup, String> {
                 b"_loop.ks",
             ];
             (Box::new(KickstartHarness { dir }), corpus, DICT, 64 << 10)
+        }
+        "kiwi" => {
+            let tests = project.join("crates/kiwi/tests");
+            let mut corpus = Vec::new();
+            let mut todo = vec![tests.join("real"), tests.join("broken"), tests.join("warn"), project.join("kiwi")];
+            while let Some(d) = todo.pop() {
+                for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                    if e.path().is_dir() {
+                        todo.push(e.path());
+                    }
+                }
+                corpus.extend(files(&d, &[".kiwi", ".xml"]));
+            }
+            const DICT: &[&[u8]] = &[
+                b"<profile name=\"A\" description=\"a\" import=\"true\"/>",
+                b"<requires profile=\"A\"/>",
+                b" profiles=\"A\"",
+                b" arch=\"x86_64\"",
+                b"<type image=\"iso\" primary=\"true\"/>",
+                b"<packages type=\"image\">",
+                b"<package name=\"x\"/>",
+                b"<namedCollection name=\"x\"/>",
+                b"<repository type=\"apt-deb\"><source path=\"x\"/></repository>",
+                b"<![CDATA[",
+                b"<!DOCTYPE image [<!ENTITY e \"x\">]>",
+                b"&e;",
+                b"&#x0;",
+                b"<!--",
+                b"-->",
+                b"</",
+                b"/>",
+                b"=\"",
+                b"\"",
+            ];
+            (Box::new(KiwiHarness { dir: tempfile::tempdir().map_err(|e| e.to_string())? }), corpus, DICT, 64 << 10)
         }
         "sshkey" => {
             let mut corpus: Vec<Vec<u8>> = files(&project.join("examples/keys"), &[".pub"]);
