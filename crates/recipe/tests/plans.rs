@@ -16,7 +16,7 @@ fn root() -> PathBuf {
 
 fn names() -> Vec<String> {
     let names = liveboot_recipe::recipe_names(&root().join("recipes")).unwrap();
-    assert_eq!(names.len(), 10);
+    assert_eq!(names.len(), 11);
     names
 }
 

@@ -1,9 +1,11 @@
 //! Debian: mmdebstrap, then customisation, then squashfs; live-boot boots it. A Debian live
-//! ISO built elsewhere can be remastered like Ubuntu's (`source: upstream_iso`).
+//! ISO built elsewhere can be remastered like Ubuntu's (`source: upstream_iso`); a KIWI
+//! description with `packagemanager` apt builds with the same stages (`source: kiwi`).
 //! Ubuntu recipes built from packages (`source: bootstrap`) use the same stages.
 
 use liveboot_yaml::Diagnostic;
 
+use super::kiwi::AptSteps;
 use super::{release, Facts, Family, LiveScheme, DRACUT, LIVE_BOOT};
 use crate::plan::{Action, Builder, PackageDb, Place, Root, Text};
 use crate::{key_path, Bootstrap, Check, Recipe, Source};
@@ -14,7 +16,7 @@ pub struct Debian;
 const FACTS: Facts = Facts {
     name: "debian",
     releases: &[release("11", "bullseye", 1628899200), release("12", "bookworm", 1686355200), release("13", "trixie", 1754697600)],
-    sources: &["bootstrap", "upstream_iso"],
+    sources: &["bootstrap", "upstream_iso", "kiwi"],
     schemes: &[&LIVE_BOOT, &DRACUT],
     host_packages: HOST_PACKAGES,
 };
@@ -27,6 +29,7 @@ impl Family for Debian {
         match &recipe.spec.source {
             Source::Bootstrap(b) => validate_bootstrap(b, check),
             Source::UpstreamIso(u) => super::upstream::validate_upstream(recipe, u, check),
+            Source::Kiwi(k) => super::kiwi::validate(recipe, k, "apt", "debian", check),
             _ => {}
         }
         check.package_names(recipe, is_debian_package_name);
@@ -36,7 +39,17 @@ impl Family for Debian {
             Source::Bootstrap(bs) => bootstrap_stages(b, bs),
             // A Debian live ISO built elsewhere (by live-build, or liveboot on another machine).
             Source::UpstreamIso(u) => super::upstream::upstream_stages(b, u, &LIVE_BOOT),
-            other => unreachable!("validated: debian builds from bootstrap or upstream_iso, not {}", other.kind()),
+            Source::Kiwi(k) => {
+                let steps = super::kiwi::apt_steps(b, k)?;
+                let bs = Bootstrap {
+                    suite: Some(steps.suite.clone()),
+                    mirror: steps.mirror.clone(),
+                    components: steps.components.clone(),
+                    variant: "apt".into(),
+                };
+                rootfs_stages(b, &bs, &steps)
+            }
+            other => unreachable!("validated: debian builds from bootstrap, upstream_iso or kiwi, not {}", other.kind()),
         }
     }
     fn buildable(&self, _: &Recipe) -> Result<(), String> {
@@ -103,6 +116,12 @@ pub fn validate_bootstrap(b: &Bootstrap, c: &mut Check) {
 
 /// The stages of a root built from packages with mmdebstrap: `rootfs`, `customize`, `squashfs`.
 pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnostic> {
+    rootfs_stages(b, bs, &AptSteps::default())
+}
+
+/// [`bootstrap_stages`] with what a KIWI description adds: its other repositories, packages,
+/// and hooks (deletions, archives, overlay, config.sh) before the live initrd is built.
+fn rootfs_stages(b: &mut Builder, bs: &Bootstrap, extra: &AptSteps) -> Result<Root, Diagnostic> {
     let spec = &b.recipe.spec;
     let suite = bs.suite.clone().unwrap_or_else(|| b.release().codename.to_string());
 
@@ -114,6 +133,7 @@ pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnos
         b.tool("mmdebstrap"),
     ];
     inputs.extend(b.epoch());
+    inputs.extend(extra.inputs.iter().cloned());
     let mut argv: Vec<Text> = vec![
         "mmdebstrap".into(),
         // unshare: as root, correct ownership and a private mount namespace, so that a killed
@@ -123,9 +143,12 @@ pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnos
         "--architectures=amd64".into(),
         Text::lit(format!("--components={}", bs.components.join(","))),
     ];
-    if !spec.packages.is_empty() {
-        argv.push(Text::lit(format!("--include={}", spec.packages.join(","))));
+    let mut packages: Vec<&String> = extra.packages.iter().collect();
+    packages.extend(spec.packages.iter().filter(|p| !extra.packages.contains(p)));
+    if !packages.is_empty() {
+        argv.push(Text::lit(format!("--include={}", packages.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","))));
     }
+    argv.extend(extra.hooks.iter().cloned());
     let scheme = live_scheme(b.recipe);
     if scheme.name == DRACUT.name {
         // dracut's configuration must be there before the kernel and dracut are installed (their
@@ -148,13 +171,18 @@ pub fn bootstrap_stages(b: &mut Builder, bs: &Bootstrap) -> Result<Root, Diagnos
         "{self}/rootfs".into(),
         Text::lit(bs.mirror.clone()),
     ]);
+    argv.extend(extra.sources.iter().map(|s| Text::lit(s.clone())));
     let env = b.epoch_env();
     b.add(
         "rootfs",
         "bootstrap the root filesystem with mmdebstrap",
         &["rootfs"],
         inputs,
-        vec![Action::MakeDir { path: "{cache}/apt".into() }, Action::run_env(argv, env)],
+        [Action::MakeDir { path: "{cache}/apt".into() }]
+            .into_iter()
+            .chain(extra.before.iter().cloned())
+            .chain([Action::run_env(argv, env)])
+            .collect(),
     )?;
 
     let mut inputs = vec![b.part("cloud_init", &spec.cloud_init)];

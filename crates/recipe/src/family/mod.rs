@@ -14,6 +14,7 @@
 mod debian;
 mod fedora;
 mod kickstart;
+mod kiwi;
 mod suse;
 mod ubuntu;
 mod upstream;

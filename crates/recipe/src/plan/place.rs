@@ -108,6 +108,12 @@ impl Text {
         self
     }
 
+    /// This text followed by literal text.
+    pub fn then_lit(mut self, s: &str) -> Text {
+        self.0.push(Piece::Lit(s.to_string()));
+        self
+    }
+
     /// The places in it.
     pub fn places(&self) -> impl Iterator<Item = &Place> {
         self.0.iter().filter_map(|p| match p {
