@@ -30,6 +30,18 @@ fn profiles(text: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `got` against the `.expect` file beside `f` (rewritten with `UPDATE_EXPECT=1`).
+fn compare(f: &Path, got: &str, wrong: &mut Vec<String>) {
+    let expect = f.with_extension("expect");
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&expect, got).unwrap();
+    }
+    let want = std::fs::read_to_string(&expect).unwrap_or_default();
+    if got != want {
+        wrong.push(format!("{}:\n--- expected\n{want}--- got\n{got}", f.file_name().unwrap().to_string_lossy()));
+    }
+}
+
 #[test]
 fn every_broken_description_gives_its_exact_error() {
     let fixtures = fixtures();
@@ -43,14 +55,7 @@ fn every_broken_description_gives_its_exact_error() {
             Err(errors) => errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
         };
         let got = got.replace(&format!("{}/", dir().display()), "") + "\n";
-        let expect = f.with_extension("expect");
-        if std::env::var_os("UPDATE_EXPECT").is_some() {
-            std::fs::write(&expect, &got).unwrap();
-        }
-        let want = std::fs::read_to_string(&expect).unwrap_or_default();
-        if got != want {
-            wrong.push(format!("{}:\n--- expected\n{want}--- got\n{got}", f.file_name().unwrap().to_string_lossy()));
-        }
+        compare(f, &got, &mut wrong);
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
@@ -65,14 +70,7 @@ fn doubtful_descriptions_are_read_with_their_exact_warnings() {
             .unwrap_or_else(|e| panic!("{}: {}", f.display(), e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")));
         let got =
             read.warnings.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n").replace(&format!("{}/", dir.display()), "") + "\n";
-        let expect = f.with_extension("expect");
-        if std::env::var_os("UPDATE_EXPECT").is_some() {
-            std::fs::write(&expect, &got).unwrap();
-        }
-        let want = std::fs::read_to_string(&expect).unwrap_or_default();
-        if got != want {
-            wrong.push(format!("{}:\n--- expected\n{want}--- got\n{got}", f.file_name().unwrap().to_string_lossy()));
-        }
+        compare(&f, &got, &mut wrong);
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
