@@ -31,12 +31,9 @@ impl Family for Suse {
         if let Source::Kiwi(k) = &recipe.spec.source {
             let at = key_path!["source", "kiwi", "description"];
             c.file_exists(at, &k.description, "KIWI description folder", true);
-            let dir = recipe.resolve(at, &k.description);
-            if dir.is_dir() {
+            if recipe.resolve(at, &k.description).is_dir() {
                 // The description is read as kiwi-ng reads it: every problem at its file and line.
-                let profiles: Vec<String> = k.profile.iter().cloned().collect();
-                let options = liveboot_kiwi::Options { profiles: &profiles, build_type: None, arch: "x86_64" };
-                if let Err(errors) = liveboot_kiwi::read(&dir, options) {
+                if let Err(errors) = super::kiwi::read(recipe, k) {
                     for e in errors {
                         c.push(e);
                     }
