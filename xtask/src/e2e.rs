@@ -1,6 +1,6 @@
 //! `cargo xtask e2e`: the end-to-end tests, one test binary after the other: debian12 (builds,
-//! boots, cache, reproducibility, kills), debian12 over the network (PXE), debian12-dracut, the
-//! kickstart family (a local RPM repository, f37), the virtual server through Redfish.
+//! boots, cache, reproducibility, kills), debian12 over the network (PXE), debian12-dracut, a
+//! KIWI description (debian12-kiwi), the kickstart family (a local RPM repository, f37), the virtual server through Redfish.
 //! Without `--all`, the boots that only repeat what another test boots are left out (CI's
 //! selection, which boots every family and medium once); `--all` runs the whole matrix. (Two
 //! boots side by side were tried: under TCG on two cores each took about twice as long, so
@@ -18,7 +18,8 @@ use crate::{cargo, root, run};
 /// test boots. CI boots live-boot from a BIOS CD and, with Secure Boot, as a UEFI USB disk, sees
 /// the unsigned loader refused, boots it over the network through pxelinux and (UEFI, Secure
 /// Boot) from the generated dnsmasq config, boots a kickstart-built image (dracut's LiveOS
-/// layout) from a UEFI CD with Secure Boot through the root's own shim and GRUB, remastered
+/// layout) from a UEFI CD with Secure Boot through the root's own shim and GRUB, a KIWI
+/// description's image over the network with the whole ISO fetched by the initrd, remastered
 /// ISOs (the Ubuntu 22.04 shape, GRUB's El Torito image and an appended EFI partition, from a
 /// BIOS CD, a UEFI CD and a UEFI USB disk with Secure Boot), and the virtual server through
 /// Redfish. (debian12 remastered with its seed embedded, booted to SSH, is r5: full matrix.)
@@ -36,6 +37,8 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
     "k5_f37_gets_past_package_installation_with_a_mirror",
     "k6_f37_from_a_real_fedora_mirror_boots",
     "f1_dracut_boots_bios_from_cd",
+    "w1_kiwi_description_boots_bios_from_cd",
+    "w2_kiwi_description_boots_with_secure_boot_from_cd",
     "f3_dracut_boots_as_a_usb_disk",
     "f4_dracut_boots_over_the_network_through_ipxe",
     "f5_dracut_copy_to_ram_entry_runs_without_its_medium_under_secure_boot",
@@ -45,7 +48,7 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
 ];
 
 /// The test binaries, in order.
-const TESTS: &[&str] = &["debian12", "pxe", "dracut", "kickstart", "remaster", "vnode"];
+const TESTS: &[&str] = &["debian12", "pxe", "dracut", "kiwi", "kickstart", "remaster", "vnode"];
 
 fn test_command(dir: &Path, test: &str, all: bool, filter: Option<&str>) -> Command {
     let mut cmd = cargo();
@@ -80,7 +83,7 @@ pub fn e2e(filter: Option<String>, all: bool) -> Result<()> {
     let mut failed = Vec::new();
     for test in TESTS {
         let log = dir.join(format!("{test}.log"));
-        eprintln!("xtask e2e: {test} (log: {})", log.display());
+        eprintln!("xtask e2e: {test} (log: {}; {} free)", log.display(), free_space(&dir));
         let started = Instant::now();
         let out = std::fs::File::create(&log)?;
         let status = test_command(&dir, test, all || filter.is_some(), filter.as_deref())
@@ -101,6 +104,7 @@ pub fn e2e(filter: Option<String>, all: bool) -> Result<()> {
         if !status.success() {
             failed.push(*test);
         }
+        tidy(&dir)?;
     }
     println!("\n===== e2e summary ({}; {:.0} s) =====", if all { "full matrix" } else { "CI selection" }, start.elapsed().as_secs_f64());
     for line in &summary {
@@ -113,6 +117,43 @@ pub fn e2e(filter: Option<String>, all: bool) -> Result<()> {
         bail!("end-to-end tests failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// Removes what a test binary left in the run's folder besides the logs and debian12's shared
+/// cache and output (`cache`, `out`), which the later binaries reuse: every other folder there
+/// is one binary's own (its recipes' caches, projects, virtual machines). The run's peak disk
+/// use is then the largest binary's, not the sum of all (a CI run once filled the disk).
+/// A folder with something still mounted under it is left alone (and named).
+fn tidy(dir: &Path) -> Result<()> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        let keep = name == "cache" || name == "out" || name.to_string_lossy().ends_with(".log");
+        if !keep {
+            let path = e.path();
+            let prefix = format!("{}/", path.display());
+            if mounts.lines().filter_map(|l| l.split(' ').nth(1)).any(|m| m == path.to_string_lossy() || m.starts_with(&prefix)) {
+                eprintln!("xtask e2e: {} still has a mount under it: left in place", path.display());
+                continue;
+            }
+            let removed = if e.file_type()?.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            removed.with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The free space of the file system holding `dir`, as `df` shows it.
+fn free_space(dir: &Path) -> String {
+    Command::new("df")
+        .args(["--output=avail", "-h"])
+        .arg(dir)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().nth(1).map(|l| l.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The boot times the tests printed ("time to SSH (...)").

@@ -180,8 +180,10 @@ pub struct BuildArgs {
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<u64>,
     /// Download from this mirror instead: URL replaces a Debian recipe's mirror, a
-    /// kickstart's `url` source (its `repo` lines are then left out), or the folder an upstream
-    /// ISO and its SHA256SUMS come from; NAME=URL replaces the kickstart repository NAME.
+    /// kickstart's `url` source (its `repo` lines are then left out), a KIWI description's first
+    /// repository (its others are then left out), or the folder an upstream ISO and its
+    /// SHA256SUMS come from; NAME=URL replaces the kickstart repository NAME, or the KIWI
+    /// repository whose alias is NAME.
     /// Repeat for several.
     #[arg(long, value_name = "[NAME=]URL")]
     pub mirror: Vec<String>,

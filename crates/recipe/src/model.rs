@@ -40,6 +40,37 @@ pub struct RecipeSpec {
     /// What the build produces: output kinds by name (`iso`, `pxe`; see [`crate::output`]).
     #[serde(default = "default_outputs")]
     pub outputs: Vec<String>,
+    /// Settings of the `pxe` output.
+    #[serde(default, skip_serializing_if = "Pxe::is_default")]
+    pub pxe: Pxe,
+}
+
+/// Settings of the network boot bundle.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Pxe {
+    /// What the initrd fetches over HTTP as the root.
+    #[serde(default)]
+    pub root: PxeRoot,
+}
+
+impl Pxe {
+    fn is_default(&self) -> bool {
+        self == &Pxe::default()
+    }
+}
+
+/// What a network boot fetches as its root.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PxeRoot {
+    /// The root image alone (`filesystem.squashfs`, `squashfs.img`): the fewest bytes.
+    #[default]
+    Image,
+    /// The whole ISO, as KIWI's stateless-PXE setups and casper's `url=` boot it: one file
+    /// serves the virtual media and the network alike (dracut: `root=live:http://…/image.iso`,
+    /// loop-mounted from RAM). Needs the `iso` output listed before `pxe`.
+    Iso,
 }
 
 /// Distribution family and release.
@@ -77,12 +108,17 @@ pub enum Source {
 
 impl Source {
     /// Points the source at a mirror (`liveboot build --mirror [NAME=]URL`): Debian's
-    /// bootstrap mirror; a kickstart's `url` source (no name) or its repository NAME.
+    /// bootstrap mirror; a kickstart's `url` source (no name) or its repository NAME; a KIWI
+    /// description's first repository (no name) or the one whose alias is NAME.
     pub fn set_mirror(&mut self, name: Option<&str>, url: &str) -> Result<(), String> {
         match (self, name) {
             (Source::Bootstrap(b), None) => b.mirror = url.to_string(),
             (Source::Kickstart(k), None) => k.mirror = Some(url.to_string()),
             (Source::Kickstart(k), Some(n)) => {
+                k.repos.insert(n.to_string(), url.to_string());
+            }
+            (Source::Kiwi(k), None) => k.mirror = Some(url.to_string()),
+            (Source::Kiwi(k), Some(n)) => {
                 k.repos.insert(n.to_string(), url.to_string());
             }
             // A folder holding the release's files: the ISO and SHA256SUMS by their names.
@@ -101,7 +137,6 @@ impl Source {
             (Source::Bootstrap(_), Some(n)) => {
                 return Err(format!("'{n}=': a bootstrap recipe has one mirror; write --mirror URL"));
             }
-            (other, _) => return Err(format!("a '{}' recipe downloads nothing: --mirror does not apply", other.kind())),
         }
         Ok(())
     }
@@ -189,6 +224,14 @@ pub struct Kiwi {
     pub description: String,
     /// KIWI profile to build.
     pub profile: Option<String>,
+    /// A mirror that replaces the description's first repository; its other repositories are
+    /// then left out, unless `repos` names them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
+    /// Replacements of the sources of the description's repositories, by their `alias`
+    /// (KIWI's own build tests name `obsrepositories:/`, which exists only inside OBS).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub repos: std::collections::BTreeMap<String, String>,
 }
 
 /// Boot menu and kernel command line.

@@ -212,3 +212,43 @@ fn a_reference_to_a_missing_stage_or_output_fails_at_plan_time_with_the_recipe_l
         assert!(e.contains("t1.yaml:"), "no recipe location: {e}");
     }
 }
+
+#[test]
+fn pxe_root_iso_serves_the_iso_outputs_file_or_says_why_it_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path();
+    copy_tree(&root().join("recipes"), &project.join("recipes"));
+    copy_tree(&root().join("templates"), &project.join("templates"));
+    let write = |name: &str, extra: &str| {
+        std::fs::write(project.join(format!("recipes/{name}.yaml")), format!("extends: debian12-dracut\nname: {name}\n{extra}")).unwrap();
+    };
+    write("whole", "pxe:\n  root: iso\n");
+    let p = plan_of(project, "whole", BTreeMap::new());
+    let pxe = p.stages.iter().find(|s| s.name == "pxe").unwrap();
+    assert!(pxe.actions.iter().any(|a| a.describe() == "link   {iso}/whole.iso -> {self}/image.iso"), "{p}");
+    let bundle = pxe.actions.iter().find_map(|a| if let Action::Write { content, .. } = a { Some(content.clone()) } else { None }).unwrap();
+    let bundle: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    assert_eq!(bundle["root"], "image.iso", "{bundle}");
+    assert_eq!(bundle["netboot_arg"], "root=live:{url}/image.iso ip=dhcp rd.neednet=1", "{bundle}");
+
+    for (name, extra, expect) in [
+        (
+            "after",
+            "pxe:\n  root: iso\noutputs: [pxe, iso]\n",
+            "after.yaml:4:9: pxe.root: iso serves the ISO output, which this recipe does not build before pxe",
+        ),
+        ("noiso", "pxe:\n  root: iso\noutputs: [pxe]\n", "noiso.yaml:4:9: pxe.root: iso serves the ISO output"),
+    ] {
+        write(name, extra);
+        let r = liveboot_recipe::load_by_name(&project.join("recipes"), name).unwrap();
+        let e = plan(&r, &PlanOptions::for_project(project)).unwrap_err().to_string();
+        assert!(e.contains(expect), "{e}");
+        assert!(e.contains("outputs: [iso, pxe]"), "{e}");
+    }
+    // live-boot fetches a root image, not an ISO.
+    std::fs::write(project.join("recipes/lb.yaml"), "extends: debian12\nname: lb\npxe:\n  root: iso\n").unwrap();
+    let r = liveboot_recipe::load_by_name(&project.join("recipes"), "lb").unwrap();
+    let e = plan(&r, &PlanOptions::for_project(project)).unwrap_err().to_string();
+    assert!(e.contains("lb.yaml:4:9: the live-boot live root cannot boot from a whole ISO fetched over the network"), "{e}");
+    assert!(e.contains("pxe: {root: image}"), "{e}");
+}

@@ -17,8 +17,9 @@ use liveboot_kickstart as ks;
 use liveboot_yaml::Diagnostic;
 
 use super::fedora::RpmFacts;
+use super::rpmlive::{self, in_root, write};
 use super::{squashfs_stage, DRACUT};
-use crate::plan::{Action, Builder, PackageDb, Place, Root, SignedLoaders, Text};
+use crate::plan::{Action, Builder, Place, Root, SignedLoaders, Text};
 use crate::{key_path, project_of, Check, Kickstart, Loader, Recipe};
 
 /// The kickstart file of a recipe and the pykickstart version its release reads.
@@ -233,20 +234,6 @@ fn expand(url: &str, release: &str) -> String {
     url.replace("$releasever", release).replace("${releasever}", release).replace("$basearch", "x86_64").replace("${basearch}", "x86_64")
 }
 
-/// A shell script run by [`Action::Script`] in the root, with the kickstart line it comes from.
-fn in_root(what: String, body: &str, args: Vec<String>, error_on_fail: bool) -> Action {
-    Action::Script {
-        root: "{self}/rootfs".into(),
-        chroot: true,
-        interpreter: "/bin/sh".into(),
-        body: body.into(),
-        args,
-        log: None,
-        error_on_fail,
-        what,
-    }
-}
-
 /// Adds the stages; says where kernel, initrd and root image are.
 pub(crate) fn stages(b: &mut Builder, src: &Kickstart, facts: &RpmFacts) -> Result<Root, Diagnostic> {
     let parsed = read(b.recipe, src)?;
@@ -422,11 +409,6 @@ pub(crate) fn stages(b: &mut Builder, src: &Kickstart, facts: &RpmFacts) -> Resu
     }
     let v = k.version;
     let last = |name: &str| k.commands.iter().rev().find(|c| c.name == name);
-    let write = |path: &str, content: String| Action::Write {
-        dest: Text::from(format!("{{self}}/rootfs/{path}").as_str()),
-        content,
-        mode: Some("0644".into()),
-    };
     if let Some(c) = last("lang") {
         if let Some(l) = c.positional(v).first() {
             actions.push(write("etc/locale.conf", format!("LANG={l}\n")));
@@ -496,14 +478,7 @@ pub(crate) fn stages(b: &mut Builder, src: &Kickstart, facts: &RpmFacts) -> Resu
             false,
         ));
     }
-    actions.push(write("etc/cloud/cloud.cfg.d/90_liveboot.cfg", spec.cloud_init.image_config()));
-    actions.push(in_root(
-        "enabling cloud-init".into(),
-        // cloud-init 24 renamed cloud-init.service to cloud-init-network.service.
-        "for u in cloud-init-local cloud-init cloud-init-network cloud-config cloud-final; do\n  for d in /usr/lib/systemd/system /lib/systemd/system /etc/systemd/system; do\n    if [ -f \"$d/$u.service\" ]; then systemctl enable \"$u.service\"; break; fi\n  done\ndone\n",
-        Vec::new(),
-        true,
-    ));
+    actions.extend(rpmlive::cloud_init(spec));
     for s in k.scripts.iter().filter(|s| s.kind == ks::ScriptKind::Post) {
         let what = format!("%post{} at {}", if s.chroot { "" } else { " --nochroot" }, place_of(b, &s.at));
         let log = s.log.clone().filter(|_| s.chroot);
@@ -521,20 +496,7 @@ pub(crate) fn stages(b: &mut Builder, src: &Kickstart, facts: &RpmFacts) -> Resu
             what,
         });
     }
-    actions.extend([
-        write("etc/hostname", "localhost\n".into()),
-        Action::Write { dest: "{self}/rootfs/etc/machine-id".into(), content: String::new(), mode: Some("0444".into()) },
-        Action::Remove { paths: vec!["{self}/rootfs/etc/ssh/ssh_host_*".into(), "{self}/rootfs/var/lib/dbus/machine-id".into()] },
-        write("etc/systemd/system/sshd.service.d/10-liveboot-host-keys.conf", super::SSH_HOST_KEYS_DROPIN.into()),
-        write("etc/systemd/system/ssh.service.d/10-liveboot-host-keys.conf", super::SSH_HOST_KEYS_DROPIN.into()),
-        write("etc/dracut.conf.d/90-liveboot.conf", facts.dracut_conf.iter().map(|l| format!("{l}\n")).collect()),
-        in_root(
-            "the live initrd (dracut)".into(),
-            "set -e\nfound=\nfor d in /lib/modules/*/; do\n  k=$(basename \"$d\")\n  [ -e \"/lib/modules/$k/modules.dep\" ] || [ -e \"/lib/modules/$k/modules.order\" ] || continue\n  found=1\n  dracut --force --no-hostonly --kver \"$k\" \"/boot/initramfs-$k.img\"\ndone\n[ -n \"$found\" ] || { echo 'no kernel in the root (/lib/modules is empty): add kernel to %packages' >&2; exit 1; }\n",
-            Vec::new(),
-            true,
-        ),
-    ]);
+    actions.extend(rpmlive::identity_and_initrd(facts.dracut_conf));
     if matches!(selinux, Some("enforcing" | "permissive")) {
         actions.push(in_root(
             "SELinux labels (the root's setfiles)".into(),
@@ -543,13 +505,12 @@ pub(crate) fn stages(b: &mut Builder, src: &Kickstart, facts: &RpmFacts) -> Resu
             true,
         ));
     }
-    actions.push(Action::BootFiles { rootfs: "{self}/rootfs".into(), dest: "{self}".into() });
-    actions.push(Action::Packages { rootfs: "{self}/rootfs".into(), dest: "{self}/packages.txt".into(), db: PackageDb::Rpm(rpmdb.into()) });
+    actions.extend(rpmlive::boot_files_and_packages(rpmdb));
     inputs.push(b.tool("rpm"));
     b.add(
         "configure",
         "apply the kickstart's commands and %post scripts, cloud-init settings and a per-boot identity; build the live initrd",
-        &["rootfs", "vmlinuz", "initrd.img", "kernel-version", "packages.txt"],
+        rpmlive::CONFIGURE_OUTPUTS,
         inputs,
         actions,
     )?;

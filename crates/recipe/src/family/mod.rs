@@ -15,6 +15,7 @@ mod debian;
 mod fedora;
 mod kickstart;
 mod kiwi;
+mod rpmlive;
 mod suse;
 mod ubuntu;
 mod upstream;
@@ -62,6 +63,9 @@ pub struct LiveScheme {
     pub root: &'static str,
     /// The kernel argument that fetches the root image over HTTP, with `{url}` for the folder.
     pub netboot_arg: &'static str,
+    /// The kernel argument that fetches the whole ISO over HTTP instead (`pxe.root: iso`); none
+    /// when the initrd cannot boot from a fetched ISO.
+    pub netboot_iso_arg: Option<&'static str>,
     /// The kernel argument that names the medium booted from, with `{uuid}` for the ISO's
     /// volume UUID; none when the initrd finds its medium by itself.
     pub medium_arg: Option<&'static str>,
@@ -89,6 +93,7 @@ pub const LIVE_BOOT: LiveScheme = LiveScheme {
     initrd: "live/initrd.img",
     root: "live/filesystem.squashfs",
     netboot_arg: "fetch={url}/filesystem.squashfs",
+    netboot_iso_arg: None,
     medium_arg: None,
     to_ram_arg: "toram",
     medium_mount: "/run/live/medium",
@@ -104,6 +109,8 @@ pub const DRACUT: LiveScheme = LiveScheme {
     root: "LiveOS/squashfs.img",
     // livenet needs the network up in the initrd: DHCP on every interface.
     netboot_arg: "root=live:{url}/squashfs.img ip=dhcp rd.neednet=1",
+    // livenet downloads the file into the initrd's RAM and loop-mounts a `.iso`.
+    netboot_iso_arg: Some("root=live:{url}/image.iso ip=dhcp rd.neednet=1"),
     medium_arg: Some("root=live:UUID={uuid}"),
     to_ram_arg: "rd.live.ram=1",
     medium_mount: "/run/initramfs/live",
@@ -116,6 +123,7 @@ pub const CASPER: LiveScheme = LiveScheme {
     initrd: "casper/initrd",
     root: "casper/filesystem.squashfs",
     netboot_arg: "url={url}/image.iso",
+    netboot_iso_arg: Some("url={url}/image.iso"),
     medium_arg: None,
     to_ram_arg: "toram",
     medium_mount: "/cdrom",
@@ -128,6 +136,7 @@ pub const KIWI_LIVE: LiveScheme = LiveScheme {
     initrd: "boot/x86_64/loader/initrd",
     root: "LiveOS/squashfs.img",
     netboot_arg: "root=live:{url}/squashfs.img ip=dhcp rd.neednet=1",
+    netboot_iso_arg: Some("root=live:{url}/image.iso ip=dhcp rd.neednet=1"),
     medium_arg: None,
     to_ram_arg: "rd.live.ram=1",
     medium_mount: "/run/initramfs/live",

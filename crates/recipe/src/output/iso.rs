@@ -9,7 +9,7 @@ use super::{efi, Menu, OutputKind, BOOTMENU};
 use liveboot_iso::VolumeDate;
 
 use crate::plan::{kernel_cmdline, serial_args, Action, Artifact, Builder, Place, Remaster, Root, Text};
-use crate::Loader;
+use crate::{Loader, RecipeSpec};
 
 /// Host files the ISO stage copies in (BIOS boot).
 const ISOLINUX_BIN: &str = "/usr/lib/ISOLINUX/isolinux.bin";
@@ -93,13 +93,18 @@ impl OutputKind for Iso {
     }
 
     fn stages(&self, b: &mut Builder, root: &Root) -> Result<Vec<Artifact>, Diagnostic> {
-        let iso_name = format!("{}.iso", b.recipe.spec.name);
+        let iso_name = file_name(&b.recipe.spec);
         match &root.remaster {
             None => assemble(b, root, &iso_name)?,
             Some(r) => remaster(b, r, &iso_name)?,
         }
         Ok(vec![b.artifact(&iso_name, Place::stage("iso", &iso_name))?])
     }
+}
+
+/// The ISO's file name (in the `iso` stage and the published build).
+pub(crate) fn file_name(spec: &RecipeSpec) -> String {
+    format!("{}.iso", spec.name)
 }
 
 fn assemble(b: &mut Builder, root: &Root, iso_name: &str) -> Result<(), Diagnostic> {

@@ -10,8 +10,9 @@
 use liveboot_yaml::Diagnostic;
 use serde::{Deserialize, Serialize};
 
-use super::{efi, OutputKind};
+use super::{efi, iso, OutputKind};
 use crate::plan::{serial_args, Action, Artifact, Builder, Place, Root, Text};
+use crate::{key_path, PxeRoot};
 
 /// The PXE output.
 pub struct Pxe;
@@ -83,7 +84,7 @@ const LOADER_FILES: [(&str, &str, &str); 7] = [
 ];
 
 /// What the bundle says of the recipe.
-fn describe(b: &Builder, root: &Root, root_name: &str) -> Bundle {
+fn describe(b: &Builder, root_name: &str, netboot_arg: &str) -> Bundle {
     let spec = &b.recipe.spec;
     Bundle {
         recipe: spec.name.clone(),
@@ -97,7 +98,7 @@ fn describe(b: &Builder, root: &Root, root_name: &str) -> Bundle {
         // netboot: the site's `ds=nocloud-net;s=<url>` replaces it.
         kernel_args: spec.boot.kernel_args.iter().filter(|a| !a.starts_with("ds=")).cloned().collect(),
         console_args: serial_args(b.recipe),
-        netboot_arg: root.scheme.netboot_arg.to_string(),
+        netboot_arg: netboot_arg.to_string(),
         loaders: Loaders {
             pxelinux: "pxelinux.0".into(),
             ipxe_bios: "undionly.kpxe".into(),
@@ -107,13 +108,38 @@ fn describe(b: &Builder, root: &Root, root_name: &str) -> Bundle {
     }
 }
 
-/// The name the root image is served under: the one the scheme's netboot argument fetches
+/// What the bundle serves as the root and the kernel argument that fetches it: the root image
+/// (`pxe.root: image`) or the ISO output's whole ISO (`pxe.root: iso`).
+fn served_root(b: &Builder, root: &Root) -> Result<(Place, &'static str), Diagnostic> {
+    let spec = &b.recipe.spec;
+    match spec.pxe.root {
+        PxeRoot::Image => Ok((root.image.clone(), root.scheme.netboot_arg)),
+        PxeRoot::Iso => {
+            let at = &b.recipe.tree.locate(key_path!["pxe", "root"]).span;
+            let Some(arg) = root.scheme.netboot_iso_arg else {
+                return Err(Diagnostic::at(
+                    at,
+                    format!("the {} live root cannot boot from a whole ISO fetched over the network", root.scheme.name),
+                )
+                .with_help("write `pxe: {root: image}` (the root image alone)"));
+            };
+            let position = |name: &str| spec.outputs.iter().position(|o| o == name);
+            if !matches!((position("iso"), position("pxe")), (Some(i), Some(p)) if i < p) {
+                return Err(Diagnostic::at(at, "pxe.root: iso serves the ISO output, which this recipe does not build before pxe")
+                    .with_help("list it first: `outputs: [iso, pxe]`"));
+            }
+            Ok((Place::stage("iso", &iso::file_name(spec)), arg))
+        }
+    }
+}
+
+/// The name the root is served under: the one the netboot argument fetches
 /// (`fetch={url}/filesystem.squashfs`, `root=live:{url}/squashfs.img`, casper's
 /// `url={url}/image.iso` — a whole ISO), so the bundle and the argument cannot disagree.
-fn served_root_name(root: &Root) -> &'static str {
-    let arg = root.scheme.netboot_arg;
-    arg.find("{url}/")
-        .map(|at| &arg[at + "{url}/".len()..])
+fn served_root_name(root: &Root, netboot_arg: &'static str) -> &'static str {
+    netboot_arg
+        .find("{url}/")
+        .map(|at| &netboot_arg[at + "{url}/".len()..])
         .and_then(|rest| rest.split_whitespace().next())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| root.scheme.root.rsplit('/').next().unwrap_or("root.img"))
@@ -129,13 +155,14 @@ impl OutputKind for Pxe {
     }
 
     fn stages(&self, b: &mut Builder, root: &Root) -> Result<Vec<Artifact>, Diagnostic> {
-        let root_name = served_root_name(root);
-        let bundle = describe(b, root, root_name);
+        let (served, netboot_arg) = served_root(b, root)?;
+        let root_name = served_root_name(root, netboot_arg);
+        let bundle = describe(b, root_name, netboot_arg);
         let own = |p: &str| Text::from(Place::own(p));
         let mut actions = vec![
             Action::Link { src: root.kernel.clone().into(), dest: own(&bundle.kernel) },
             Action::Link { src: root.initrd.clone().into(), dest: own(&bundle.initrd) },
-            Action::Link { src: root.image.clone().into(), dest: own(root_name) },
+            Action::Link { src: served.into(), dest: own(root_name) },
         ];
         for (_, host, name) in LOADER_FILES {
             actions.push(Action::Copy { src: host.into(), dest: own(name), mode: Some("0644".into()) });
