@@ -1,6 +1,7 @@
 //! `cargo xtask e2e`: the end-to-end tests, one test binary after the other: debian12 (builds,
-//! boots, cache, reproducibility, kills), debian12 over the network (PXE), debian12-dracut, a
-//! KIWI description (debian12-kiwi), the kickstart family (a local RPM repository, f37), the virtual server through Redfish.
+//! boots, cache, reproducibility, kills), debian12 over the network (PXE), debian12-dracut, the
+//! kickstart family (a local RPM repository, f37), KIWI descriptions (debian12-kiwi, leap15
+//! through zypper), the virtual server through Redfish.
 //! Without `--all`, the boots that only repeat what another test boots are left out (CI's
 //! selection, which boots every family and medium once); `--all` runs the whole matrix. (Two
 //! boots side by side were tried: under TCG on two cores each took about twice as long, so
@@ -19,7 +20,8 @@ use crate::{cargo, root, run};
 /// the unsigned loader refused, boots it over the network through pxelinux and (UEFI, Secure
 /// Boot) from the generated dnsmasq config, boots a kickstart-built image (dracut's LiveOS
 /// layout) from a UEFI CD with Secure Boot through the root's own shim and GRUB, a KIWI
-/// description's image over the network with the whole ISO fetched by the initrd, remastered
+/// description's image over the network with the whole ISO fetched by the initrd (and builds
+/// leap15 through zypper without booting it: its root is the kickstart test's payload), remastered
 /// ISOs (the Ubuntu 22.04 shape, GRUB's El Torito image and an appended EFI partition, from a
 /// BIOS CD, a UEFI CD and a UEFI USB disk with Secure Boot), and the virtual server through
 /// Redfish. (debian12 remastered with its seed embedded, booted to SSH, is r5: full matrix.)
@@ -39,6 +41,7 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
     "f1_dracut_boots_bios_from_cd",
     "w1_kiwi_description_boots_bios_from_cd",
     "w2_kiwi_description_boots_with_secure_boot_from_cd",
+    "w5_leap_description_boots_with_secure_boot_from_cd",
     "f3_dracut_boots_as_a_usb_disk",
     "f4_dracut_boots_over_the_network_through_ipxe",
     "f5_dracut_copy_to_ram_entry_runs_without_its_medium_under_secure_boot",
@@ -48,7 +51,9 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
 ];
 
 /// The test binaries, in order.
-const TESTS: &[&str] = &["debian12", "pxe", "dracut", "kiwi", "kickstart", "remaster", "vnode"];
+/// (kiwi after kickstart: its Leap repository is made from the kickstart test's payload, kept
+/// under `.cache/e2e`.)
+const TESTS: &[&str] = &["debian12", "pxe", "dracut", "kickstart", "kiwi", "remaster", "vnode"];
 
 fn test_command(dir: &Path, test: &str, all: bool, filter: Option<&str>) -> Command {
     let mut cmd = cargo();

@@ -224,8 +224,8 @@ pub struct Kiwi {
     pub description: String,
     /// KIWI profile to build.
     pub profile: Option<String>,
-    /// A mirror that replaces the description's first repository; its other repositories are
-    /// then left out, unless `repos` names them.
+    /// A mirror that replaces the description's first repository (even one `repos` names);
+    /// its other repositories are then left out, unless `repos` names them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<String>,
     /// Replacements of the sources of the description's repositories, by their `alias`

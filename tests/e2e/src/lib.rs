@@ -47,10 +47,15 @@ pub fn build(recipe: &str, cache: &Path, out: &Path) -> serde_json::Value {
 
 /// `liveboot -C <project> build`; returns the JSON report.
 pub fn build_in(project: &Path, recipe: &str, cache: &Path, out: &Path) -> serde_json::Value {
-    let o = liveboot_in(
-        project,
-        &["build", recipe, "--json", "--source-date-epoch", EPOCH, "--cache", &cache.to_string_lossy(), "--out", &out.to_string_lossy()],
-    );
+    build_with(project, recipe, cache, out, &[])
+}
+
+/// `liveboot -C <project> build` with extra arguments (`--mirror …`); returns the JSON report.
+pub fn build_with(project: &Path, recipe: &str, cache: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let (cache, out) = (cache.to_string_lossy(), out.to_string_lossy());
+    let mut args = vec!["build", recipe, "--json", "--source-date-epoch", EPOCH, "--cache", &cache, "--out", &out];
+    args.extend(extra);
+    let o = liveboot_in(project, &args);
     assert!(o.status.success(), "build failed: {}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -135,4 +140,33 @@ pub fn processes_inside(path: &Path) -> Vec<String> {
         }
     }
     found
+}
+
+/// Serves a folder with `liveboot serve` on a free loopback port for the rest of the test
+/// process; returns its URL (`http://127.0.0.1:PORT/`).
+pub fn serve_for_process(dir: PathBuf) -> String {
+    let port = liveboot_runner::local::free_port().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The server dies with the test process: its parent-death signal is tied to this thread,
+    // which lives as long as the process.
+    std::thread::spawn(move || {
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", &dir.to_string_lossy(), "--bind", &format!("127.0.0.1:{port}")]).stderr(std::process::Stdio::null());
+        // SAFETY: prctl only sets a flag on the child.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut server = liveboot_runner::local::Background(cmd.spawn().unwrap());
+        let ready =
+            liveboot_runner::local::wait_listening(port, std::time::Duration::from_secs(10), "liveboot serve", Some(&mut server.0), None);
+        tx.send(ready).unwrap();
+        loop {
+            std::thread::park();
+        }
+    });
+    rx.recv().unwrap().unwrap();
+    format!("http://127.0.0.1:{port}/")
 }

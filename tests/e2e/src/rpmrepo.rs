@@ -120,6 +120,7 @@ pub fn ensure() -> PathBuf {
             provides: &["setup"],
             requires_pre: &[],
             ids: &ids,
+            post: None,
         },
     );
     let skip: Vec<&str> = setup_files.iter().copied().chain(["dev", "proc", "sys", "run", "tmp"]).collect();
@@ -134,6 +135,7 @@ pub fn ensure() -> PathBuf {
             provides: PROVIDES,
             requires_pre: &["liveboot-test-setup"],
             ids: &ids,
+            post: None,
         },
     );
     for (name, path, content) in [
@@ -149,7 +151,7 @@ pub fn ensure() -> PathBuf {
         let tree = dir.join(format!("tree-{name}"));
         std::fs::create_dir_all(tree.join(path).parent().unwrap()).unwrap();
         std::fs::write(tree.join(path), content).unwrap();
-        pack(&work, &rpms, Package { name, tree: &tree, only: Some(&[path]), skip: &[], provides: &[], requires_pre: &[], ids: &ids });
+        pack(&work, &rpms, Package { name, tree: &tree, only: Some(&[path]), skip: &[], provides: &[], requires_pre: &[], ids: &ids, post: None });
     }
     std::fs::write(dir.join("comps.xml"), COMPS).unwrap();
     run(Command::new("createrepo_c").arg("-q").arg("-g").arg(dir.join("comps.xml")).arg(&rpms));
@@ -157,6 +159,125 @@ pub fn ensure() -> PathBuf {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::write(dir.join("complete"), format!("made in {} s\n", started.elapsed().as_secs())).unwrap();
     eprintln!("rpmrepo: made {} in {} s", rpms.display(), started.elapsed().as_secs());
+    rpms
+}
+
+/// The names of Leap's packages that kiwi/leap15 and the SUSE family ask for and the payload
+/// does not provide already: `liveboot-suse-names` provides them on top of the payload.
+const SUSE_PROVIDES: &[&str] = &[
+    "zypper",
+    "udev",
+    "filesystem",
+    "glibc-locale",
+    "cracklib-dict-full",
+    "ca-certificates",
+    "ca-certificates-mozilla",
+    "bind-utils",
+    "patterns-openSUSE-base",
+    "plymouth-theme-bgrt",
+    "grub2-branding-openSUSE",
+    "vim",
+    "grub2",
+    "grub2-x86_64-efi",
+    "grub2-i386-pc",
+    "lvm2",
+    "plymouth",
+    "fontconfig",
+    "tar",
+    "parted",
+    "openssh",
+    "iproute2",
+    "less",
+    "bash-completion",
+    "dhcp-client",
+    "which",
+    "kernel-default",
+    "shim",
+    "timezone",
+    "procps",
+    "dracut-kiwi-live",
+    "wicked",
+];
+
+/// Leap's name of the SSH server unit, over the payload's sshd.
+const SSHD_UNIT: &str = "[Unit]\nDescription=OpenSSH server (the Leap-named unit of liveboot's test payload)\nAfter=network.target\n\n[Service]\nExecStartPre=/usr/sbin/sshd -t\nExecStart=/usr/sbin/sshd -D\nExecReload=/bin/kill -HUP $MAINPID\nRuntimeDirectory=sshd\nRuntimeDirectoryMode=0755\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n";
+
+/// Bumped when the way the SUSE repository is made changes.
+const SUSE_RECIPE: &str = "suserepo-1";
+
+/// A repository in the shape of Leap's for the KIWI zypper build (no openSUSE mirror is
+/// reachable here): the payload's packages beside `liveboot-suse-names` (Leap's package names
+/// over the payload, and the signed loaders where Leap keeps them, `/usr/share/efi/x86_64/`:
+/// Debian's signed shim, MokManager and CD GRUB here), a package-based pattern as Leap makes
+/// them (`patterns-base-base`: `Provides: pattern() = base`), and `fonts-config`, which the
+/// description deletes. No comps: Leap's repositories have none.
+pub fn ensure_suse() -> PathBuf {
+    let payload = ensure();
+    let key = &liveboot_digest::sha256_hex(format!("{SUSE_RECIPE}\n{}\n{}", SUSE_PROVIDES.join(","), payload.display()).as_bytes())[..12];
+    let dir = crate::root().join(".cache/e2e").join(format!("suserepo-{key}"));
+    if dir.join("complete").exists() {
+        return dir.join("repo");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (rpms, work) = (dir.join("repo"), dir.join("rpmbuild"));
+    std::fs::create_dir_all(&rpms).unwrap();
+    for e in std::fs::read_dir(&payload).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "rpm") {
+            std::fs::hard_link(e.path(), rpms.join(e.file_name())).unwrap();
+        }
+    }
+    let ids = Ids { users: [(0, "root".to_string())].into(), groups: [(0, "root".to_string())].into() };
+    let names = dir.join("tree-liveboot-suse-names");
+    let efi = "usr/share/efi/x86_64";
+    std::fs::create_dir_all(names.join(efi)).unwrap();
+    let loaders = [
+        ("/usr/lib/shim/shimx64.efi.signed", "shim.efi"),
+        ("/usr/lib/shim/mmx64.efi.signed", "MokManager.efi"),
+        ("/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", "grub.efi"),
+    ];
+    let mut files: Vec<String> = Vec::new();
+    for (from, to) in loaders {
+        std::fs::copy(from, names.join(efi).join(to)).unwrap_or_else(|e| panic!("{from}: {e} (cargo xtask deps installs it)"));
+        files.push(format!("{efi}/{to}"));
+    }
+    // Leap's SSH server unit is sshd.service (KIWI's config.sh enables it by that name); the
+    // payload's is Debian's ssh.service, aliased sshd.service, which systemctl refuses to
+    // enable by its alias. The Leap-named unit replaces it.
+    let unit = "usr/lib/systemd/system/sshd.service";
+    std::fs::create_dir_all(names.join("usr/lib/systemd/system")).unwrap();
+    std::fs::write(names.join(unit), SSHD_UNIT).unwrap();
+    files.push(unit.to_string());
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    pack(
+        &work,
+        &rpms,
+        Package {
+            name: "liveboot-suse-names",
+            tree: &names,
+            only: Some(&files),
+            skip: &[],
+            provides: SUSE_PROVIDES,
+            requires_pre: &["liveboot-test-root"],
+            ids: &ids,
+            post: Some("rm -f /etc/systemd/system/sshd.service /etc/systemd/system/multi-user.target.wants/ssh.service"),
+        },
+    );
+    for (name, provides) in
+        [("patterns-base-base", &["pattern() = base", "pattern-visible()", "pattern-order() = 1000"][..]), ("fonts-config", &[][..])]
+    {
+        let tree = dir.join(format!("tree-{name}"));
+        let path = format!("usr/share/liveboot-test/{name}");
+        std::fs::create_dir_all(tree.join("usr/share/liveboot-test")).unwrap();
+        std::fs::write(tree.join(&path), format!("{name}: a package of the SUSE test repository\n")).unwrap();
+        pack(
+            &work,
+            &rpms,
+            Package { name, tree: &tree, only: Some(&[path.as_str()]), skip: &[], provides, requires_pre: &[], ids: &ids, post: None },
+        );
+    }
+    run(Command::new("createrepo_c").arg("-q").arg(&rpms));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::write(dir.join("complete"), "").unwrap();
     rpms
 }
 
@@ -268,6 +389,8 @@ struct Package<'a> {
     provides: &'a [&'a str],
     requires_pre: &'a [&'a str],
     ids: &'a Ids,
+    /// A `%post` scriptlet.
+    post: Option<&'a str>,
 }
 
 /// A path as a spec's %files takes it: quoted, % doubled. rpm reads a path with glob
@@ -361,7 +484,11 @@ fn pack(work: &Path, rpms: &Path, p: Package) {
     for req in p.requires_pre {
         let _ = writeln!(spec, "Requires(pre): {req}");
     }
-    let _ = writeln!(spec, "\n%description\nliveboot's end-to-end test payload ({}).\n\n%files", p.name);
+    let _ = writeln!(spec, "\n%description\nliveboot's end-to-end test payload ({}).\n", p.name);
+    if let Some(post) = p.post {
+        let _ = writeln!(spec, "%post\n{post}\n");
+    }
+    spec.push_str("%files\n");
     for rel in &paths {
         spec.push_str(&files_line(&p, rel));
         spec.push('\n');

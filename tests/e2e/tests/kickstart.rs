@@ -13,38 +13,7 @@ use liveboot_e2e::*;
 /// The repository, served by `liveboot serve` for the whole test process.
 fn repo_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let repo = rpmrepo::ensure();
-        let port = liveboot_runner::local::free_port().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // The server dies with the test process: its parent-death signal is tied to this
-        // thread, which lives as long as the process.
-        std::thread::spawn(move || {
-            let mut cmd = std::process::Command::new(bin());
-            cmd.args(["serve", &repo.to_string_lossy(), "--bind", &format!("127.0.0.1:{port}")]).stderr(std::process::Stdio::null());
-            // SAFETY: prctl only sets a flag on the child.
-            unsafe {
-                std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-            let mut server = liveboot_runner::local::Background(cmd.spawn().unwrap());
-            let ready = liveboot_runner::local::wait_listening(
-                port,
-                std::time::Duration::from_secs(10),
-                "liveboot serve",
-                Some(&mut server.0),
-                None,
-            );
-            tx.send(ready).unwrap();
-            loop {
-                std::thread::park();
-            }
-        });
-        rx.recv().unwrap().unwrap();
-        format!("http://127.0.0.1:{port}/")
-    })
+    URL.get_or_init(|| serve_for_process(rpmrepo::ensure()))
 }
 
 /// A project folder holding the test kickstarts (port filled in) and a recipe `name` that

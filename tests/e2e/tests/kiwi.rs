@@ -3,7 +3,15 @@
 //! Secure Boot), and over the network the way the stateless-PXE setups boot it, the initrd
 //! fetching the whole ISO over HTTP (`root=live:http://…/image.iso`) and loop-mounting it from
 //! RAM. Each boot checks what the description put into the root: config.sh ran with KIWI's
-//! variables, the `root/` overlay is there, the `delete` package is gone. Slow: `cargo xtask e2e`.
+//! variables, the `root/` overlay is there, the `delete` package is gone.
+//!
+//! leap15: KIWI's own Leap live description (`kiwi/leap15`) built by the host's zypper against
+//! a local repository in Leap's shape that this test makes and serves (`rpmrepo::ensure_suse`:
+//! the kickstart test's payload under Leap's package names, a package-based pattern, the
+//! package the description deletes), then booted. Slow: `cargo xtask e2e`.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use liveboot_e2e::*;
 
@@ -28,9 +36,19 @@ fn exec_args(extra: &[&'static str]) -> Vec<&'static str> {
     args
 }
 
+/// debian12-kiwi built once per test process in a cache of its own, with the packages the
+/// run's debian12 builds downloaded (when they ran before) shared into it.
+fn built() -> PathBuf {
+    let main = work().join("cache");
+    if main.join("apt").is_dir() {
+        share_packages(&main, &work().join(format!("cache-{RECIPE}")));
+    }
+    ensure_built_apart(RECIPE).1
+}
+
 /// Boots the ISO from a CD; checks that dracut found the medium by this ISO's UUID.
 fn boots_from_cd(extra: &[&'static str]) {
-    let (_, out) = ensure_built_apart(RECIPE);
+    let out = built();
     let iso = out.join(format!("{RECIPE}/{RECIPE}.iso"));
     let uuid = liveboot_iso::IsoReader::open(std::fs::File::open(&iso).unwrap()).unwrap().uuid;
     let v = try_boot(&iso, &exec_args(extra));
@@ -55,7 +73,7 @@ fn w2_kiwi_description_boots_with_secure_boot_from_cd() {
 #[test]
 #[ignore = "slow: cargo xtask e2e"]
 fn w3_kiwi_description_boots_over_the_network_fetching_the_whole_iso() {
-    let (_, out) = ensure_built_apart(RECIPE);
+    let out = built();
     // The bundle serves the ISO output's own file: the one a BMC's virtual media would mount.
     let bundle = out.join(format!("{RECIPE}/pxe"));
     let iso = std::fs::read(out.join(format!("{RECIPE}/{RECIPE}.iso"))).unwrap();
@@ -73,4 +91,69 @@ fn w3_kiwi_description_boots_over_the_network_fetching_the_whole_iso() {
     let cmdline = described(&v);
     assert!(cmdline.contains("root=live:http://10.0.2.2:") && cmdline.contains("/image.iso"), "{cmdline}");
     println!("time to SSH ({} {}): {} s", v["firmware"], v["medium"], v["time_to_ssh_seconds"]);
+}
+
+/// leap15 built once per test process with `--mirror repo-oss=<the local repository>`;
+/// returns the report and the cache.
+fn leap15() -> &'static (serde_json::Value, PathBuf, PathBuf) {
+    static BUILT: OnceLock<(serde_json::Value, PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let url = serve_for_process(rpmrepo::ensure_suse());
+        let (cache, out) = (work().join("cache-leap15"), work().join("out-leap15"));
+        let mirror = format!("repo-oss={url}");
+        let report = build_with(&root(), "leap15", &cache, &out, &["--mirror", &mirror]);
+        (report, cache, out)
+    })
+}
+
+/// The folder of a stage of a build in `cache`.
+fn stage_dir(report: &serde_json::Value, cache: &std::path::Path, name: &str) -> PathBuf {
+    let s = report["stages"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap();
+    cache.join("stages").join(format!("{name}-{}", &s["key"].as_str().unwrap()[..16]))
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn w4_leap_description_installs_with_zypper_a_pattern_a_deletion_and_config_sh() {
+    let (report, cache, _) = leap15();
+    let packages = &report["manifest"]["packages"];
+    assert!(
+        packages["liveboot-test-root"].as_str().is_some_and(|v| v.ends_with("1.0-1.x86_64")),
+        "the manifest lists the RPMs: {packages}"
+    );
+    assert!(packages["liveboot-suse-names"].is_string(), "Leap's package names: {packages}");
+    assert!(packages["patterns-base-base"].is_string(), "<namedCollection name=\"base\"/> installs the pattern's package: {packages}");
+    assert!(packages["fonts-config"].is_null(), "<packages type=\"delete\"> left fonts-config: {packages}");
+    // Installed by zypper (rootfs), removed after config.sh (configure).
+    let (rootfs, configure) = (stage_dir(report, cache, "rootfs").join("rootfs"), stage_dir(report, cache, "configure").join("rootfs"));
+    assert!(rootfs.join("usr/share/liveboot-test/fonts-config").is_file(), "zypper did not install fonts-config");
+    assert!(!configure.join("usr/share/liveboot-test/fonts-config").exists(), "fonts-config is still in the image");
+    assert!(configure.join("usr/share/liveboot-test/patterns-base-base").is_file());
+    // KIWI's config.sh: `systemctl enable sshd`.
+    let wants = configure.join("etc/systemd/system/multi-user.target.wants");
+    let enabled: Vec<String> = std::fs::read_dir(&wants).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(enabled.iter().any(|u| u == "sshd.service"), "config.sh did not enable sshd: {enabled:?}");
+    for gone in [".profile", ".kconfig", "config.sh"] {
+        assert!(!configure.join(gone).exists(), "/{gone} left in the image");
+    }
+    // The root's rpm database is where Leap's rpm reads it, and zypper left nothing of the build.
+    assert!(configure.join("usr/lib/sysimage/rpm/rpmdb.sqlite").is_file());
+    assert!(!configure.join("root/.rpmdb").exists(), "Debian's rpm put the database in ~/.rpmdb");
+    assert!(!configure.join("var/log/zypp").exists() && !configure.join("run/zypp.pid").exists());
+    let top: Vec<String> = std::fs::read_dir(&configure).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let host_top = cache.components().nth(1).unwrap().as_os_str().to_string_lossy().into_owned();
+    // zypper writes the installed system's solv cache under the root at the path of its
+    // host-side cache folder (in the build's stage folder).
+    assert!(!configure.join(&host_top).exists(), "zypper's solv cache left in the image: {top:?}");
+}
+
+#[test]
+#[ignore = "slow: cargo xtask e2e"]
+fn w5_leap_description_boots_with_secure_boot_from_cd() {
+    // The root's own loaders from /usr/share/efi/x86_64 (shim, MokManager, GRUB), as on Leap.
+    let (_, _, out) = leap15();
+    let iso = out.join("leap15/leap15.iso");
+    let v = try_boot(&iso, &["--secure-boot", "--exec", "cat /proc/cmdline", "--exec", "cat /usr/share/liveboot-test/patterns-base-base"]);
+    assert!(v["commands"][1]["output"].as_str().unwrap().contains("root=live:UUID="), "{v}");
+    assert!(v["commands"][2]["output"].as_str().unwrap().contains("patterns-base-base"), "{v}");
 }

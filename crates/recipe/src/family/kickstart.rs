@@ -402,11 +402,9 @@ pub(crate) fn stages(b: &mut Builder, src: &Kickstart, facts: &RpmFacts) -> Resu
     // configure: commands, cloud-init, %post, identity, the live initrd.
     let mut actions = vec![Action::run(["cp", "-a", "--reflink=auto", "{rootfs}/rootfs", "{self}/rootfs"])];
     let mut inputs = vec![b.part("kickstart", &flat), b.part("cloud_init", &spec.cloud_init), b.part("secure_uefi", &secure_uefi)];
-    for (i, o) in spec.overlay.iter().enumerate() {
-        let src_place = b.source_path(&["overlay".into(), i.into(), "src".into()], &o.src);
-        inputs.push(b.file(&src_place)?);
-        actions.push(Action::Copy { src: src_place.into(), dest: Place::own(&format!("rootfs{}", o.dest)).into(), mode: o.mode.clone() });
-    }
+    let (overlay_inputs, overlay_actions) = rpmlive::recipe_overlay(b)?;
+    inputs.extend(overlay_inputs);
+    actions.extend(overlay_actions);
     let v = k.version;
     let last = |name: &str| k.commands.iter().rev().find(|c| c.name == name);
     if let Some(c) = last("lang") {

@@ -56,14 +56,49 @@ pub(crate) fn validate(recipe: &Recipe, k: &Kiwi, manager: &str, family: &str, c
     if d.repositories.is_empty() {
         check.at(at, format!("{file} has no <repository>"), "add the repository the packages come from");
     }
-    for r in &d.repositories {
-        if !["http://", "https://", "file:/"].iter().any(|s| r.path.starts_with(s)) {
+    let aliases: Vec<&str> = d.repositories.iter().filter_map(|r| r.alias.as_deref()).collect();
+    for name in k.repos.keys() {
+        if !aliases.contains(&name.as_str()) {
             check.at(
-                at,
-                format!("{}: repository '{}' is not an http(s) or file URL", r.at, r.path),
-                "liveboot reads repositories from URLs (obs:// and obsrepositories:/ exist only inside OBS): point <source path> at a mirror",
+                key_path!["source", "kiwi", "repos", name.as_str()],
+                format!("{file} has no repository with alias '{name}'"),
+                if aliases.is_empty() {
+                    "its repositories have no alias: write source.kiwi.mirror (replaces the first)".to_string()
+                } else {
+                    format!("its aliases: {}", aliases.join(", "))
+                },
             );
         }
+    }
+    let url_ok = |u: &str| {
+        ["http://", "https://", "file:/"].iter().any(|s| u.starts_with(s)) && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if let Some(m) = k.mirror.as_deref().filter(|m| !url_ok(m)) {
+        check.at(
+            key_path!["source", "kiwi", "mirror"],
+            format!("the mirror '{m}' is not a URL"),
+            "write an http://, https:// or file:/ URL",
+        );
+    }
+    for (name, url) in k.repos.iter().filter(|(_, u)| !url_ok(u)) {
+        check.at(
+            key_path!["source", "kiwi", "repos", name.as_str()],
+            format!("'{url}' is not a URL"),
+            "write an http://, https:// or file:/ URL",
+        );
+    }
+    for r in repositories(d, k).iter().filter(|r| !r.replaced && !url_ok(&r.url)) {
+        check.at(
+            at,
+            format!("{}: repository '{}' is not an http(s) or file URL", r.at, r.url),
+            format!(
+                "liveboot reads repositories from URLs (obs:// and obsrepositories:/ exist only inside OBS): point <source path> at a mirror, or replace it in the recipe: {}",
+                match &r.alias {
+                    Some(a) => format!("source.kiwi.repos: {{{a}: URL}} (--mirror {a}=URL)"),
+                    None => "source.kiwi.mirror (--mirror URL) replaces the first repository".to_string(),
+                }
+            ),
+        );
     }
     if manager == "apt" {
         match d.repositories.first() {
@@ -75,6 +110,73 @@ pub(crate) fn validate(recipe: &Recipe, k: &Kiwi, manager: &str, family: &str, c
             _ => {}
         }
     }
+}
+
+/// A repository a build installs from: the description's, with the recipe's replacement of its
+/// source.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub(crate) struct Repo {
+    /// Its `alias`; none when the description gives it none.
+    pub alias: Option<String>,
+    pub url: String,
+    pub priority: Option<i64>,
+    pub distribution: Option<String>,
+    pub components: Option<String>,
+    /// Whether the recipe replaced its source.
+    #[serde(skip)]
+    pub replaced: bool,
+    /// Where the description declares it (`file:line`).
+    #[serde(skip)]
+    pub at: String,
+}
+
+/// The repositories of a description as the build uses them: `source.kiwi.mirror` in place of
+/// the first (even one `repos` names: `--mirror URL` overrides the recipe; the others are left
+/// out unless `repos` names them), `source.kiwi.repos` replacing sources by alias (as a
+/// kickstart's `--mirror` and `repo` names do).
+pub(crate) fn repositories(d: &Description, k: &Kiwi) -> Vec<Repo> {
+    let mut out = Vec::new();
+    for (i, r) in d.repositories.iter().enumerate() {
+        let by_alias = r.alias.as_ref().and_then(|a| k.repos.get(a));
+        let url = match (&k.mirror, by_alias) {
+            (Some(m), _) if i == 0 => Some(m.clone()),
+            (_, Some(u)) => Some(u.clone()),
+            (Some(_), None) => continue,
+            (None, None) => None,
+        };
+        out.push(Repo {
+            alias: r.alias.clone(),
+            replaced: url.is_some(),
+            url: url.unwrap_or_else(|| r.path.clone()),
+            priority: r.priority,
+            distribution: r.distribution.clone(),
+            components: r.components.clone(),
+            at: r.at.clone(),
+        });
+    }
+    out
+}
+
+/// Asks every rpm-md repository for its `repodata/repomd.xml` before the package manager
+/// waits on them: a repository that cannot be reached fails within seconds, naming it and the
+/// options that point elsewhere.
+pub(crate) fn reachable(b: &Builder, repos: &[Repo]) -> Action {
+    let probe = repos
+        .iter()
+        .map(|r| {
+            let name = match &r.alias {
+                Some(a) => format!("repository '{a}'"),
+                None => "the description's repository".to_string(),
+            };
+            (name, format!("{}/repodata/repomd.xml", r.url.trim_end_matches('/')))
+        })
+        .collect();
+    let help = format!(
+        "point at a mirror: `liveboot build {} --mirror URL` (replaces the first repository; source.kiwi.mirror in {}); one repository by alias: --mirror ALIAS=URL",
+        b.recipe.spec.name,
+        b.shown(&b.recipe.file)
+    );
+    Action::Reachable { repos: probe, help }
 }
 
 /// What a description adds to the Debian family's mmdebstrap stage.
@@ -96,33 +198,47 @@ pub struct AptSteps {
     pub inputs: Vec<Input>,
 }
 
-/// The mmdebstrap steps of a Debian description.
-pub(crate) fn apt_steps(b: &mut Builder, k: &Kiwi) -> Result<AptSteps, Diagnostic> {
+/// The recipe's description for a build: read (its first problem is the error), its warnings
+/// and what liveboot does not apply given to the build's warnings.
+pub(crate) fn description(b: &mut Builder, k: &Kiwi) -> Result<Description, Diagnostic> {
     let read = read(b.recipe, k).map_err(|mut e| e.remove(0))?;
     for w in &read.warnings {
         b.warn(w.to_string());
     }
-    let d = &read.description;
+    let d = read.description;
     if !d.users.is_empty() {
         let names: Vec<&str> = d.users.iter().map(|u| u.name.as_str()).collect();
         b.warn(format!(
             "{}: <users> ({}) are not created by liveboot yet; the cloud-init seed makes the users",
-            d.file.display(),
+            b.shown(&d.file),
             names.join(", ")
         ));
     }
+    if !d.packages.ignore.is_empty() {
+        b.warn(format!(
+            "{}: <ignore> ({}) is not applied: those packages are installed if others need them",
+            b.shown(&d.file),
+            d.packages.ignore.join(", ")
+        ));
+    }
+    Ok(d)
+}
+
+/// The mmdebstrap steps of a Debian description.
+pub(crate) fn apt_steps(b: &mut Builder, k: &Kiwi) -> Result<AptSteps, Diagnostic> {
+    let d = &description(b, k)?;
     let dir = b.source_path(key_path!["source", "kiwi", "description"], &k.description);
-    let first = d.repositories.first().expect("validated: a repository");
+    let repos = repositories(d, k);
+    let first = repos.first().expect("validated: a repository");
     let mut steps = AptSteps {
-        mirror: first.path.clone(),
+        mirror: first.url.clone(),
         suite: first.distribution.clone().expect("validated: the first repository has a distribution"),
         components: first.components.as_deref().unwrap_or("main").split_whitespace().map(str::to_string).collect(),
-        sources: d
-            .repositories
+        sources: repos
             .iter()
             .skip(1)
             .map(|r| {
-                format!("deb {} {} {}", r.path, r.distribution.as_deref().unwrap_or("./"), r.components.as_deref().unwrap_or(""))
+                format!("deb {} {} {}", r.url, r.distribution.as_deref().unwrap_or("./"), r.components.as_deref().unwrap_or(""))
                     .trim()
                     .to_string()
             })
@@ -161,9 +277,9 @@ pub(crate) fn apt_steps(b: &mut Builder, k: &Kiwi) -> Result<AptSteps, Diagnosti
     Ok(steps)
 }
 
-const KCONFIG: &str = include_str!("kconfig.sh");
+pub(crate) const KCONFIG: &str = include_str!("kconfig.sh");
 
-fn child(dir: &Place, name: &str) -> Place {
+pub(crate) fn child(dir: &Place, name: &str) -> Place {
     match dir {
         Place::Project(p) => Place::Project(format!("{p}/{name}")),
         other => Place::Host(format!("{other}/{name}")),
@@ -171,7 +287,7 @@ fn child(dir: &Place, name: &str) -> Place {
 }
 
 /// `/.profile`: the description's settings as the variables kiwi-ng exports to config.sh.
-fn profile(d: &Description, profile: &Option<String>) -> String {
+pub(crate) fn profile(d: &Description, profile: &Option<String>) -> String {
     let q = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
     let mut vars: Vec<(&str, String)> = vec![
         ("kiwi_iname", d.name.clone()),

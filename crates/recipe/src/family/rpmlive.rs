@@ -3,8 +3,21 @@
 //! recipe's settings, a per-boot identity, the live initrd built by the root's own dracut, and
 //! the kernel, initrd and package list taken out of it.
 
-use crate::plan::{Action, PackageDb, Text};
+use liveboot_yaml::Diagnostic;
+
+use crate::plan::{Action, Builder, Input, PackageDb, Place, Text};
 use crate::RecipeSpec;
+
+/// The recipe's `overlay:` files copied into the root: the inputs and the actions.
+pub(crate) fn recipe_overlay(b: &Builder) -> Result<(Vec<Input>, Vec<Action>), Diagnostic> {
+    let (mut inputs, mut actions) = (Vec::new(), Vec::new());
+    for (i, o) in b.recipe.spec.overlay.iter().enumerate() {
+        let src = b.source_path(&["overlay".into(), i.into(), "src".into()], &o.src);
+        inputs.push(b.file(&src)?);
+        actions.push(Action::Copy { src: src.into(), dest: Place::own(&format!("rootfs{}", o.dest)).into(), mode: o.mode.clone() });
+    }
+    Ok((inputs, actions))
+}
 
 /// A shell script run by [`Action::Script`] in the root, `what` naming it in messages.
 pub(crate) fn in_root(what: String, body: &str, args: Vec<String>, error_on_fail: bool) -> Action {
