@@ -50,6 +50,9 @@ pub enum Bench {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// The Debian KIWI description built by liveboot and by kiwi-ng itself: cold, and a rebuild
+    /// with one package added (about 45 minutes: kiwi-ng's two builds dominate).
+    Kiwi,
     /// HTTP throughput: `liveboot serve` against nginx, 32 concurrent Range readers (as BMCs read ISOs).
     Serve {
         /// Size of the served file in MiB.
@@ -86,6 +89,7 @@ pub fn run(what: Bench) -> Result<()> {
         Bench::Squashfs { tree, level } => crate::squashfs::bench(tree, level),
         Bench::Dnf { rounds } => crate::dnf_bench::bench(rounds),
         Bench::Remaster { size_mib, rounds } => crate::remaster_bench::bench(size_mib, rounds),
+        Bench::Kiwi => crate::kiwi_bench::bench(),
         Bench::Serve { size_mib, chunk_kib, readers, secs, rounds } => {
             crate::serve_bench::bench(size_mib, chunk_kib, readers, secs, rounds)
         }

@@ -123,13 +123,14 @@ fn candidate(pkg: &str) -> Option<String> {
 
 /// Installs what is missing; does nothing (quickly) when all is there.
 pub fn install() -> Result<()> {
-    apt_packages()?;
+    apt_packages(PACKAGES)?;
     libvirt_user()?;
     python_tools()
 }
 
-fn apt_packages() -> Result<()> {
-    let missing: Vec<&str> = PACKAGES.iter().map(|(p, _)| *p).filter(|p| !installed(p)).collect();
+/// Installs the Debian packages of `list` that are missing.
+pub fn apt_packages(list: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = list.iter().map(|(p, _)| *p).filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }

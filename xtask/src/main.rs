@@ -3,7 +3,7 @@
 //! - `deps`: install the host packages liveboot and its tests need (Debian 12, apt-get).
 //! - `test`: `deps`, then the whole test suite (what CI and the README run).
 //! - `run`: the main job on the default recipe (what the README's first command runs).
-//! - `bench seeds|squashfs|dnf|remaster|serve`: a table against the peer tool, measured in one run.
+//! - `bench seeds|squashfs|dnf|remaster|serve|kiwi`: a table against the peer tool, measured in one run.
 //! - `completions DIR` / `man DIR`: shell completions and the man page.
 
 mod bench;
@@ -11,6 +11,7 @@ mod deps;
 mod dnf_bench;
 mod e2e;
 mod fuzz;
+mod kiwi_bench;
 mod remaster_bench;
 mod serve_bench;
 mod squashfs;

@@ -2,7 +2,8 @@
 //! through [`Runner::run`], which
 //! - takes an argv, never a shell string;
 //! - logs the argv before it starts and the outcome after it ends;
-//! - keeps stdout and stderr, and puts the tail of stderr into the error when the program fails;
+//! - keeps stdout and stderr, and puts the tail of stderr (of stdout, when stderr is empty) into
+//!   the error when the program fails;
 //! - enforces a timeout and honours an interrupt flag, killing the program's whole process group;
 //! - makes the program die with liveboot (parent-death signal), so a killed build leaves no
 //!   orphan working on behind it.
@@ -325,7 +326,12 @@ impl Runner {
             self.log(&String::from_utf8_lossy(&stderr));
         }
         if !status.success() {
-            return Err(RunError::Failed { command: shown, status, stderr_tail: tail(&stderr, 20), stdout });
+            // Some programs say why they failed on stdout alone (zypper's dependency problems).
+            if !stdout.is_empty() {
+                self.log(&String::from_utf8_lossy(&stdout));
+            }
+            let why = if stderr.iter().all(u8::is_ascii_whitespace) { &stdout } else { &stderr };
+            return Err(RunError::Failed { command: shown, status, stderr_tail: tail(why, 20), stdout });
         }
         Ok(Output { stdout, stderr, elapsed })
     }
@@ -492,6 +498,9 @@ mod tests {
             RunError::Failed { stdout, .. } => assert_eq!(stdout, b"partial\n"),
             other => panic!("{other}"),
         }
+        // Nothing on stderr: the reason is on stdout (zypper's dependency problems).
+        let e = r.run(&Cmd::new("sh").args(["-c", "echo 'Problem: nothing provides /bin/sh'; exit 4"])).unwrap_err().to_string();
+        assert!(e.contains("  | Problem: nothing provides /bin/sh"), "{e}");
     }
 
     #[test]

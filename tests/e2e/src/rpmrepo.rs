@@ -197,13 +197,16 @@ const SUSE_PROVIDES: &[&str] = &[
     "procps",
     "dracut-kiwi-live",
     "wicked",
+    // Its own %post's interpreter: the payload has it at /usr/bin/sh (Debian's merged /usr),
+    // and repository metadata lists no file under a symlinked /bin.
+    "/bin/sh",
 ];
 
 /// Leap's name of the SSH server unit, over the payload's sshd.
 const SSHD_UNIT: &str = "[Unit]\nDescription=OpenSSH server (the Leap-named unit of liveboot's test payload)\nAfter=network.target\n\n[Service]\nExecStartPre=/usr/sbin/sshd -t\nExecStart=/usr/sbin/sshd -D\nExecReload=/bin/kill -HUP $MAINPID\nRuntimeDirectory=sshd\nRuntimeDirectoryMode=0755\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n";
 
 /// Bumped when the way the SUSE repository is made changes.
-const SUSE_RECIPE: &str = "suserepo-1";
+const SUSE_RECIPE: &str = "suserepo-2";
 
 /// A repository in the shape of Leap's for the KIWI zypper build (no openSUSE mirror is
 /// reachable here): the payload's packages beside `liveboot-suse-names` (Leap's package names
