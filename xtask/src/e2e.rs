@@ -55,10 +55,10 @@ pub const FULL_MATRIX_ONLY: &[&str] = &[
 /// under `.cache/e2e`.)
 const TESTS: &[&str] = &["debian12", "pxe", "dracut", "kickstart", "kiwi", "remaster", "vnode"];
 
-fn test_command(dir: &Path, test: &str, all: bool, filter: Option<&str>) -> Command {
+fn test_command(bin: &Path, dir: &Path, test: &str, all: bool, filter: Option<&str>) -> Command {
     let mut cmd = cargo();
     cmd.args(["test", "--locked", "-p", "liveboot-e2e", "--test", test, "--", "--ignored", "--test-threads=1", "--nocapture"])
-        .env("LIVEBOOT_BIN", root().join("target/release/liveboot"))
+        .env("LIVEBOOT_BIN", bin)
         .env("LIVEBOOT_E2E_DIR", dir)
         .current_dir(root());
     if let Some(f) = filter {
@@ -76,7 +76,7 @@ fn test_command(dir: &Path, test: &str, all: bool, filter: Option<&str>) -> Comm
 /// when it ends, then a summary with the boot times.
 pub fn e2e(filter: Option<String>, all: bool) -> Result<()> {
     crate::deps::install()?;
-    run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
+    let bin = crate::release_liveboot()?;
     run(cargo().args(["test", "--no-run", "--locked", "-p", "liveboot-e2e"]))?;
     let dir = root().join("target/e2e");
     if dir.exists() {
@@ -91,7 +91,7 @@ pub fn e2e(filter: Option<String>, all: bool) -> Result<()> {
         eprintln!("xtask e2e: {test} (log: {}; {} free)", log.display(), free_space(&dir));
         let started = Instant::now();
         let out = std::fs::File::create(&log)?;
-        let status = test_command(&dir, test, all || filter.is_some(), filter.as_deref())
+        let status = test_command(&bin, &dir, test, all || filter.is_some(), filter.as_deref())
             .stdout(out.try_clone()?)
             .stderr(out)
             .stdin(Stdio::null())

@@ -112,6 +112,12 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+/// Builds the liveboot binary (release) and returns its path.
+pub fn release_liveboot() -> Result<PathBuf> {
+    run(cargo().args(["build", "--quiet", "--release", "--locked", "-p", "liveboot"]))?;
+    Ok(root().join("target/release/liveboot"))
+}
+
 fn main() -> Result<()> {
     match Xtask::parse().task {
         Task::Deps => deps::install(),
@@ -122,16 +128,14 @@ fn main() -> Result<()> {
         Task::E2e { filter, all } => e2e::e2e(filter, all),
         Task::BuildImage { recipe, args } => {
             deps::install()?;
-            run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
+            let bin = release_liveboot()?;
             // liveboot's own exit status and message, nothing added.
-            let status =
-                Command::new(root().join("target/release/liveboot")).args(["build", &recipe]).args(&args).current_dir(root()).status()?;
+            let status = Command::new(bin).args(["build", &recipe]).args(&args).current_dir(root()).status()?;
             std::process::exit(status.code().unwrap_or(1));
         }
         Task::Run { recipe } => {
             deps::install()?;
-            run(cargo().args(["build", "--release", "--locked", "-p", "liveboot"]))?;
-            let bin = root().join("target/release/liveboot");
+            let bin = release_liveboot()?;
             run(Command::new(&bin).args(["build", &recipe]))?;
             run(Command::new(&bin).args(["try", &recipe]))
         }

@@ -85,14 +85,7 @@ fn timed(out: &Path, cmd: &mut Command) -> Result<Duration> {
 }
 
 pub fn bench(size_mib: usize, rounds: usize) -> Result<()> {
-    crate::run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "liveboot",
-    ]))?;
-    let liveboot = crate::root().join("target/release/liveboot");
+    let liveboot = crate::release_liveboot()?;
     let work = crate::root().join("target/bench-remaster");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;

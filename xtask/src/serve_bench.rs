@@ -125,15 +125,7 @@ fn nginx(dir: &Path, port: u16) -> Result<Killed> {
 
 /// Runs the benchmark and prints the table.
 pub fn bench(size_mib: u64, chunk_kib: u64, readers: usize, secs: u64, rounds: usize) -> Result<()> {
-    crate::run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-        "build",
-        "--quiet",
-        "--release",
-        "--locked",
-        "-p",
-        "liveboot",
-    ]))?;
-    let bin = crate::root().join("target/release/liveboot");
+    let bin = crate::release_liveboot()?;
     let dir = tempfile::tempdir()?;
     let www = dir.path().join("www");
     std::fs::create_dir(&www)?;

@@ -94,19 +94,6 @@ impl Family for Kickstarted {
         kickstart::stages(b, &ks, self.0)
     }
     fn buildable(&self, recipe: &Recipe) -> Result<(), String> {
-        let missing: Vec<&str> = ["dnf", "rpm"].into_iter().filter(|p| !on_path(p)).collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(format!(
-            "{}: building '{}' needs {} on this host\n  help: apt install dnf rpm (`cargo xtask deps` does)",
-            recipe.file.display(),
-            recipe.spec.name,
-            missing.join(" and ")
-        ))
+        super::needs_programs(recipe, &["dnf", "rpm"])
     }
-}
-
-pub(crate) fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
 }

@@ -248,6 +248,23 @@ pub(crate) fn squashfs_stage(b: &mut Builder, from: &str) -> Result<Place, Diagn
     Ok(Place::stage("squashfs", "filesystem.squashfs"))
 }
 
+/// Whether the host has the programs a family's stages run (`Family::buildable`): `Err` names
+/// the missing ones and the Debian packages that bring them.
+pub(crate) fn needs_programs(recipe: &Recipe, programs: &[&str]) -> Result<(), String> {
+    let on_path = |p: &str| std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(p).is_file()));
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !on_path(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: building '{}' needs {} on this host\n  help: apt install {} (`cargo xtask deps` does)",
+        recipe.file.display(),
+        recipe.spec.name,
+        missing.join(" and "),
+        programs.join(" ")
+    ))
+}
+
 /// The "not yet" answer of families whose builds are still to come.
 pub(crate) fn not_yet(recipe: &Recipe) -> Result<(), String> {
     Err(format!(

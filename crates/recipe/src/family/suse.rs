@@ -85,16 +85,7 @@ impl Family for Suse {
         })
     }
     fn buildable(&self, recipe: &Recipe) -> Result<(), String> {
-        let missing: Vec<&str> = ["zypper", "rpm"].into_iter().filter(|p| !super::fedora::on_path(p)).collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(format!(
-            "{}: building '{}' needs {} on this host\n  help: apt install zypper rpm (`cargo xtask deps` does)",
-            recipe.file.display(),
-            recipe.spec.name,
-            missing.join(" and ")
-        ))
+        super::needs_programs(recipe, &["zypper", "rpm"])
     }
 }
 
