@@ -89,12 +89,18 @@ impl Family for Suse {
     }
 }
 
+/// The folder of zypper's metadata, relative to the stage folder: zypper writes the
+/// installed system's solv cache at the same path under the root, where it is one folder to
+/// remove (an absolute path would leave the host's path, folder by folder, in the image).
+const ZYPPER_CACHE: &str = ".liveboot-zypper";
+
 /// `env HOME=… ZYPP_CONF=… zypper --non-interactive --root … <rest>`: Debian's rpm keeps its
 /// database in `~/.rpmdb`, so a private HOME's `.rpmmacros` puts the root's where its own rpm
 /// looks; the host's zypp.conf and repositories stay out.
 fn zypper(rest: Vec<Text>, with_repos: bool) -> Vec<Text> {
     let mut argv: Vec<Text> = vec![
         "env".into(),
+        "--chdir={self}".into(),
         "HOME={self}/home".into(),
         "ZYPP_CONF={self}/zypp.conf".into(),
         "zypper".into(),
@@ -107,7 +113,7 @@ fn zypper(rest: Vec<Text>, with_repos: bool) -> Vec<Text> {
             "--reposd-dir".into(),
             "{self}/repos.d".into(),
             "--cache-dir".into(),
-            "{self}/zypper".into(),
+            ZYPPER_CACHE.into(),
             "--pkg-cache-dir".into(),
             Text::from(Place::cache("zypper/packages")),
         ]);
@@ -174,17 +180,14 @@ fn rootfs_stage(b: &mut Builder, k: &Kiwi, d: &Description, secure_uefi: bool) -
     }
     actions.push(install(specs(&image, &p.image_collections)));
     // What zypper leaves that belongs to this build, not to the image: its log, its pid file,
-    // and the installed system's solv cache, which it writes under the root at the path of the
-    // host-side cache folder.
-    actions.push(Action::run([
-        Text::from("sh"),
-        "-c".into(),
-        "rm -rf -- \"$1$2\" && rmdir -p --ignore-fail-on-non-empty -- \"$(dirname -- \"$1$2\")\"".into(),
-        "sh".into(),
-        "{self}/rootfs".into(),
-        "{self}/zypper".into(),
-    ]));
-    actions.push(Action::Remove { paths: vec!["{self}/rootfs/var/log/zypp".into(), "{self}/rootfs/run/zypp.pid".into()] });
+    // and the installed system's solv cache.
+    actions.push(Action::Remove {
+        paths: vec![
+            Text::from(format!("{{self}}/rootfs/{ZYPPER_CACHE}").as_str()),
+            "{self}/rootfs/var/log/zypp".into(),
+            "{self}/rootfs/run/zypp.pid".into(),
+        ],
+    });
     let packages = (&p.bootstrap, &p.bootstrap_collections, &image, &p.image_collections);
     let mut inputs = vec![
         b.part("kiwi-packages", &(packages, &repos, d.rpm_check_signatures, d.rpm_excludedocs, RPMDB)),
