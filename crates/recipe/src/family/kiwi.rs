@@ -247,15 +247,6 @@ pub(crate) fn apt_steps(b: &mut Builder, k: &Kiwi) -> Result<AptSteps, Diagnosti
         ..Default::default()
     };
     steps.packages.extend(d.packages.bootstrap.iter().chain(&d.packages.image).cloned());
-    if !d.packages.delete.is_empty() {
-        // KIWI's delete: removed whatever depends on them.
-        steps.hooks.push(Text::lit(format!("--customize-hook=chroot \"$1\" dpkg --purge --force-depends {}", d.packages.delete.join(" "))));
-    }
-    if !d.packages.uninstall.is_empty() {
-        steps
-            .hooks
-            .push(Text::lit(format!("--customize-hook=chroot \"$1\" apt-get -y purge --auto-remove {}", d.packages.uninstall.join(" "))));
-    }
     for a in d.packages.bootstrap_archives.iter().chain(&d.packages.image_archives) {
         steps.hooks.push(Text::from("--customize-hook=tar -C \"$1\" -xf ").then(child(&dir, a)));
     }
@@ -273,6 +264,16 @@ pub(crate) fn apt_steps(b: &mut Builder, k: &Kiwi) -> Result<AptSteps, Diagnosti
             "--customize-hook=chroot \"$1\" /bin/bash -c 'cd / && bash /config.sh'".into(),
             "--customize-hook=rm -f \"$1\"/config.sh \"$1\"/.profile \"$1\"/.kconfig".into(),
         ]);
+    }
+    // After config.sh, as kiwi-ng's system prepare does: uninstall (with what only they
+    // needed), then delete (dependencies ignored).
+    if !d.packages.uninstall.is_empty() {
+        steps
+            .hooks
+            .push(Text::lit(format!("--customize-hook=chroot \"$1\" apt-get -y purge --auto-remove {}", d.packages.uninstall.join(" "))));
+    }
+    if !d.packages.delete.is_empty() {
+        steps.hooks.push(Text::lit(format!("--customize-hook=chroot \"$1\" dpkg --purge --force-depends {}", d.packages.delete.join(" "))));
     }
     Ok(steps)
 }
