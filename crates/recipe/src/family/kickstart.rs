@@ -42,10 +42,7 @@ fn read(recipe: &Recipe, src: &Kickstart) -> Result<ks::Parsed, Diagnostic> {
 
 /// The problems of the recipe's kickstart, each at its line, and of the mirror settings.
 pub(crate) fn validate(recipe: &Recipe, src: &Kickstart, check: &mut Check) {
-    let url_ok = |u: &str| {
-        ["http://", "https://", "ftp://", "file:/"].iter().any(|s| u.starts_with(s))
-            && !u.chars().any(|c| c.is_whitespace() || c.is_control())
-    };
+    let url_ok = |u: &str| super::is_url(u, &["http://", "https://", "ftp://", "file:/"]);
     if let Some(m) = &src.mirror {
         if !url_ok(m) {
             check.at(

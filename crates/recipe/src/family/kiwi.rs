@@ -70,9 +70,7 @@ pub(crate) fn validate(recipe: &Recipe, k: &Kiwi, manager: &str, family: &str, c
             );
         }
     }
-    let url_ok = |u: &str| {
-        ["http://", "https://", "file:/"].iter().any(|s| u.starts_with(s)) && !u.chars().any(|c| c.is_whitespace() || c.is_control())
-    };
+    let url_ok = |u: &str| super::is_url(u, &["http://", "https://", "file:/"]);
     if let Some(m) = k.mirror.as_deref().filter(|m| !url_ok(m)) {
         check.at(
             key_path!["source", "kiwi", "mirror"],

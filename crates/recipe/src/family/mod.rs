@@ -248,6 +248,12 @@ pub(crate) fn squashfs_stage(b: &mut Builder, from: &str) -> Result<Place, Diagn
     Ok(Place::stage("squashfs", "filesystem.squashfs"))
 }
 
+/// Whether `u` is a URL of one of `schemes` (`"http://"`, `"file:/"`, …) with no blank or
+/// control character: the check of every mirror and repository a recipe or description names.
+pub(crate) fn is_url(u: &str, schemes: &[&str]) -> bool {
+    schemes.iter().any(|s| u.starts_with(s)) && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// Whether the host has the programs a family's stages run (`Family::buildable`): `Err` names
 /// the missing ones and the Debian packages that bring them.
 pub(crate) fn needs_programs(recipe: &Recipe, programs: &[&str]) -> Result<(), String> {
